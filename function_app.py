@@ -1,0 +1,9 @@
+"""Azure Functions entry point: registers the blueprints, nothing else."""
+
+import azure.functions as func
+
+from licensing.api import health, validation
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(validation.bp)
+app.register_functions(health.bp)

@@ -1,0 +1,1 @@
+"""License service for ISV products on Dynamics 365 Finance and Operations."""

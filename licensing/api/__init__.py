@@ -1,0 +1,1 @@
+"""HTTP functions, grouped in blueprints that function_app.py registers."""

@@ -1,0 +1,93 @@
+"""Request parsing and response rendering shared by the HTTP functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from .errors import (
+    BodyTooLarge,
+    InvalidInput,
+    LicensingError,
+    MethodNotAllowed,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from .settings import SettingsError
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+# Answers carry signed decisions or admin data: no cache may keep them.
+_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status_code=status,
+        headers={**_HEADERS, **(headers or {})},
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def error_response(error: LicensingError) -> func.HttpResponse:
+    detail = {"code": error.code, "message": error.message}
+    if error.target:
+        detail["target"] = error.target
+
+    headers = {}
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = error.target or ""
+        detail.pop("target")
+
+    return json_response({"error": detail}, error.status, headers)
+
+
+def handle(req: func.HttpRequest, handler: Callable[[func.HttpRequest], func.HttpResponse]):
+    """Run a handler and render every error as the JSON error body."""
+    try:
+        return handler(req)
+    except LicensingError as exc:
+        if exc.status >= 500:
+            _LOGGER.warning("%s %s failed: %s", req.method, req.url, exc.code)
+        return error_response(exc)
+    except SettingsError as exc:
+        _LOGGER.error("Configuration error: %s", exc)
+        unavailable = Unavailable("The service is not configured.", "NOT_CONFIGURED", 300)
+        return error_response(unavailable)
+
+
+def require_method(req: func.HttpRequest, *methods: str) -> None:
+    if req.method.upper() not in methods:
+        raise MethodNotAllowed(f"Method {req.method} is not allowed here.", ", ".join(methods))
+
+
+def read_json(req: func.HttpRequest) -> Any:
+    """Decode a JSON request body of at most 64 KiB sent as application/json."""
+    media_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.", "Content-Type")
+
+    declared = req.headers.get("Content-Length") or ""
+    body = req.get_body()
+    too_long = declared.isdigit() and int(declared) > MAX_BODY_BYTES
+    if too_long or len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInput("The body is not valid UTF-8 JSON.", code="INVALID_JSON") from exc
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")

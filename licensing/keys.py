@@ -1,0 +1,43 @@
+"""Table Storage keys.
+
+PartitionKey and RowKey may not contain ``/ \\ # ?`` or control characters
+(U+0000-U+001F, U+007F-U+009F), and are at most 1 KiB. Each key field is
+either restricted by its own syntax (GUIDs, domain names, product names that
+are X++ identifiers) or, for serial numbers, percent-encoded so that any
+printable serial still works.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters Table Storage forbids in keys, and "%" so that encoding is
+# reversible.
+_ESCAPED = re.compile(r"[/\\#?%\x00-\x1f\x7f-\x9f]")
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+# X++ enum element names: the product name equals one.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,80}$")
+
+# A DNS name of at least two labels, such as contoso.com.
+DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def encode(value: str) -> str:
+    """Percent-encode the characters that Table Storage forbids in keys."""
+    return _ESCAPED.sub(lambda m: "%{:02X}".format(ord(m.group())), value)
+
+
+def decode(key: str) -> str:
+    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), key)
+
+
+def product_key(publisher_id: str, product_name: str) -> str:
+    """Row key of a product within a publisher, or of a license."""
+    return f"{publisher_id.lower()}|{product_name.lower()}"

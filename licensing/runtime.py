@@ -1,0 +1,67 @@
+"""The services one worker process builds once and shares between requests."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from .settings import Settings, SettingsError
+from .signing import KeySource, PemFileKeySource, Signer
+from .storage import Store
+from .validation import CatalogCache, Validator
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    signer: Signer
+    validator: Validator
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services(prepare_tables: bool = True) -> Services:
+    """Build the services on first use; a failure is retried on the next call.
+
+    With ``prepare_tables``, also create the tables unless this process did.
+    """
+    global _services
+    with _lock:
+        if _services is None:
+            _services = build(Settings.from_env())
+        built = _services
+
+    if prepare_tables:
+        built.store.ensure_tables()
+    return built
+
+
+def reset() -> None:
+    """Forget the services, so that the next call reads the settings again."""
+    global _services
+    with _lock:
+        _services = None
+
+
+def build(settings: Settings) -> Services:
+    store = Store.from_settings(settings)
+    signer = Signer(key_source(settings))
+    catalog = CatalogCache(store, settings.catalog_cache_seconds)
+    validator = Validator(store, catalog, signer, settings)
+    _LOGGER.info("Services ready (table prefix %r)", settings.table_prefix)
+    return Services(settings, store, signer, validator)
+
+
+def key_source(settings: Settings) -> KeySource:
+    if settings.signing_key_file:
+        return PemFileKeySource(settings.signing_key_file)
+
+    # NOTE: the Key Vault key source is not built yet; until it is, a
+    # deployment must provide LICENSING_SIGNING_KEY_FILE.
+    raise SettingsError("Set LICENSING_SIGNING_KEY_FILE to the PEM signing key")

@@ -1,0 +1,334 @@
+"""Table Storage access for the catalog, customers and environments.
+
+Tables (each name starts with ``LICENSING_TABLE_PREFIX``):
+
+``Catalog``
+    Publishers (PartitionKey ``publisher``, RowKey the publisher's tenant id)
+    and products (PartitionKey ``product``, RowKey ``publisherId|name``, both
+    lower case). The catalog is small and read whole, in one query, by the
+    validation's catalog cache.
+``Customers``
+    One partition per customer (PartitionKey the customer id). RowKey
+    ``customer`` holds the customer itself; ``license|publisherId|name`` its
+    licenses. A validation reads a customer and all its licenses with one
+    partition query, and the licenses created by disable license control in
+    one transaction.
+``Environments``
+    PartitionKey the percent-encoded serial number, RowKey the tenant domain
+    in lower case: a validation reads its environment with one point read.
+    Unregistered environments are rows without a customer id. The products an
+    environment last reported live in the same row, so one merge records a
+    validation.
+
+A registered environment's validation therefore costs three round trips:
+environment, customer partition, environment update. The catalog adds one
+query per cache lifetime, and a license created by disable license control
+one transaction.
+
+Azure SDK errors are translated here: a storage service that cannot be
+reached, times out or answers 5xx raises StorageUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
+
+from . import keys
+from .entities import (
+    environment_from_entity,
+    etag_of,
+    from_entity,
+    merge_reported,
+    reported_to_json,
+    to_entity,
+)
+from .errors import StorageUnavailable
+from .models import Catalog, Customer, Environment, License, Product, Publisher, ReportedProduct
+from .settings import Settings, SettingsError
+
+_LOGGER = logging.getLogger(__name__)
+
+TABLES = ("Catalog", "Customers", "Environments")
+
+# Client behaviour: fail fast so that the caller answers 503 within a few
+# seconds instead of hanging. Two retries with exponential back-off, at most
+# 3 s to connect and 10 s to read each response.
+CLIENT_OPTIONS = {
+    "retry_total": 2,
+    "retry_backoff_factor": 0.4,
+    "retry_backoff_max": 2,
+    "connection_timeout": 3,
+    "read_timeout": 10,
+}
+
+_CUSTOMER_ROW = "customer"
+_LICENSE_PREFIX = "license|"
+
+
+def _license_row(publisher_id: str, product_name: str) -> str:
+    return _LICENSE_PREFIX + keys.product_key(publisher_id, product_name)
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Turn an unreachable or failing storage service into StorageUnavailable."""
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        _LOGGER.warning("Table storage unreachable: %s", type(exc).__name__)
+        raise StorageUnavailable() from exc
+    except HttpResponseError as exc:
+        if isinstance(exc, (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError)):
+            raise
+
+        _LOGGER.warning("Table storage failed with status %s", exc.status_code)
+        raise StorageUnavailable() from exc
+
+
+class Store:
+    """Reads and writes the licensing tables through one TableServiceClient."""
+
+    def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
+        self._service = service
+        self._prefix = prefix
+        self._catalog = service.get_table_client(prefix + "Catalog")
+        self._customers = service.get_table_client(prefix + "Customers")
+        self._environments = service.get_table_client(prefix + "Environments")
+        self._tables_ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, credential=None, **options) -> Store:
+        """Connect with the connection string, else the endpoint and an identity.
+
+        With an endpoint, the identity needs Storage Table Data Contributor.
+        """
+        options = {**CLIENT_OPTIONS, **options}
+        if settings.tables_connection:
+            service = TableServiceClient.from_connection_string(
+                settings.tables_connection, **options
+            )
+        elif settings.tables_endpoint:
+            if credential is None:
+                # Imported here: azure-identity is slow to import and only
+                # needed in Azure.
+                from azure.identity import DefaultAzureCredential
+
+                credential = DefaultAzureCredential()
+            service = TableServiceClient(settings.tables_endpoint, credential=credential, **options)
+        else:
+            raise SettingsError(
+                "Set LICENSING_TABLES_CONNECTION or LICENSING_TABLES_ENDPOINT"
+            )
+
+        return cls(service, settings.table_prefix)
+
+    def ensure_tables(self) -> None:
+        """Create the tables unless this process already did."""
+        if self._tables_ready:
+            return
+
+        with _translated():
+            for name in TABLES:
+                self._service.create_table_if_not_exists(self._prefix + name)
+        self._tables_ready = True
+
+    def ping(self) -> None:
+        """Make one small read; raises StorageUnavailable when storage is down."""
+        with _translated():
+            pages = self._catalog.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": "publisher"}, results_per_page=1
+            ).by_page()
+            next(pages, None)
+
+    # Catalog
+
+    def load_catalog(self) -> Catalog:
+        publishers: dict[str, Publisher] = {}
+        products: dict[tuple[str, str], Product] = {}
+        with _translated():
+            for entity in self._catalog.list_entities():
+                if entity["PartitionKey"] == "publisher":
+                    publisher = from_entity(Publisher, entity, id=entity["RowKey"])
+                    publishers[publisher.id] = publisher
+                else:
+                    product = from_entity(Product, entity)
+                    products[(product.publisher_id.lower(), product.name.lower())] = product
+
+        return Catalog(publishers=publishers, products=products)
+
+    def put_publisher(self, publisher: Publisher) -> None:
+        entity = to_entity(publisher, "publisher", publisher.id.lower())
+        with _translated():
+            self._catalog.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def put_product(self, product: Product) -> None:
+        row = keys.product_key(product.publisher_id, product.name)
+        with _translated():
+            self._catalog.upsert_entity(to_entity(product, "product", row), mode=UpdateMode.REPLACE)
+
+    # Customers and licenses
+
+    def get_customer(self, customer_id: str) -> tuple[Customer | None, dict[str, License]]:
+        """Read a customer and its licenses (keyed by ``publisherId|name``, lower case)."""
+        customer = None
+        licenses: dict[str, License] = {}
+        with _translated():
+            for entity in self._customers.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": customer_id}
+            ):
+                if entity["RowKey"] == _CUSTOMER_ROW:
+                    customer = from_entity(Customer, entity, id=customer_id)
+                elif entity["RowKey"].startswith(_LICENSE_PREFIX):
+                    license = from_entity(License, entity, customer_id=customer_id)
+                    licenses[entity["RowKey"].removeprefix(_LICENSE_PREFIX)] = license
+
+        return customer, licenses
+
+    def list_customers(self) -> list[Customer]:
+        with _translated():
+            entities = self._customers.query_entities(
+                "RowKey eq @row", parameters={"row": _CUSTOMER_ROW}
+            )
+            return [from_entity(Customer, e, id=e["PartitionKey"]) for e in entities]
+
+    def put_customer(self, customer: Customer) -> None:
+        entity = to_entity(customer, customer.id, _CUSTOMER_ROW)
+        del entity["id"]
+        with _translated():
+            self._customers.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def put_license(self, license: License) -> None:
+        with _translated():
+            self._customers.upsert_entity(self._license_entity(license), mode=UpdateMode.REPLACE)
+
+    def add_licenses(self, licenses: list[License]) -> None:
+        """Insert licenses of one customer in one transaction, keeping existing ones.
+
+        A license that a concurrent request created first is left as it is.
+        """
+        if not licenses:
+            return
+
+        operations = [("create", self._license_entity(item)) for item in licenses]
+        with _translated():
+            try:
+                self._customers.submit_transaction(operations)
+            except TableTransactionError as exc:
+                if exc.status_code != 409:
+                    raise
+                _LOGGER.info("Licenses of customer %s already created", licenses[0].customer_id)
+
+    def _license_entity(self, license: License) -> dict:
+        row = _license_row(license.publisher_id, license.product_name)
+        entity = to_entity(license, license.customer_id, row)
+        del entity["customer_id"]
+        return entity
+
+    # Environments
+
+    def get_environment(self, serial_number: str, tenant: str) -> Environment | None:
+        with _translated():
+            try:
+                entity = self._environments.get_entity(keys.encode(serial_number), tenant.lower())
+            except ResourceNotFoundError:
+                return None
+
+        return environment_from_entity(entity, keys.decode)
+
+    def list_environments(self) -> list[Environment]:
+        with _translated():
+            return [environment_from_entity(e, keys.decode) for e in self._environments.list_entities()]
+
+    def put_environment(self, environment: Environment) -> None:
+        """Write an environment's customer and active flag, keeping what it reported."""
+        entity = {
+            "PartitionKey": keys.encode(environment.serial_number),
+            "RowKey": environment.tenant.lower(),
+            "customer_id": environment.customer_id or "",
+            "active": environment.active,
+        }
+        with _translated():
+            self._environments.upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    def record_validation(
+        self,
+        known: Environment | None,
+        sighting: Environment,
+        reported: tuple[ReportedProduct, ...],
+        now: datetime,
+    ) -> None:
+        """Record that an environment asked for validation at ``now``.
+
+        ``known`` is the row read at the start of the validation (None if
+        there was none). A new serial becomes an unregistered environment. A
+        concurrent writer is detected by ETag; the row is then read again and
+        merged, so neither first seen nor any reported product is lost.
+        """
+        for _attempt in range(5):
+            with _translated():
+                try:
+                    self._write_sighting(known, sighting, reported, now)
+                    return
+                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                    known = self.get_environment(sighting.serial_number, sighting.tenant)
+
+        _LOGGER.warning(
+            "Validation of serial %s not recorded: the row kept changing",
+            sighting.serial_number,
+        )
+
+    def _write_sighting(self, known, sighting, reported, now) -> None:
+        if known is None:
+            first = Environment(
+                serial_number=sighting.serial_number,
+                tenant=sighting.tenant,
+                host_url=sighting.host_url,
+                is_production=sighting.is_production,
+                first_seen=now,
+                last_seen=now,
+                reported=reported,
+            )
+            self._environments.create_entity(self._environment_entity(first))
+            return
+
+        changes = {
+            "PartitionKey": keys.encode(known.serial_number),
+            "RowKey": known.tenant.lower(),
+            "host_url": sighting.host_url,
+            "is_production": sighting.is_production,
+            "first_seen": known.first_seen or now,
+            "last_seen": max(now, known.last_seen or now),
+            "reported_json": reported_to_json(merge_reported(known.reported, reported)),
+        }
+        self._environments.update_entity(
+            changes,
+            mode=UpdateMode.MERGE,
+            etag=known.etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+
+    def _environment_entity(self, environment: Environment) -> dict:
+        entity = to_entity(
+            environment,
+            keys.encode(environment.serial_number),
+            environment.tenant.lower(),
+            customer_id=environment.customer_id or "",
+        )
+        del entity["serial_number"], entity["tenant"]
+        if environment.reported:
+            entity["reported_json"] = reported_to_json(environment.reported)
+        return entity
