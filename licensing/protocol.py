@@ -124,6 +124,7 @@ def _host_url(fields: _Fields) -> str:
     try:
         parts = urlsplit(value)
         host = parts.hostname
+        parts.port  # raises ValueError for a port outside 0-65535
     except ValueError:
         raise fields.invalid("hostUrl", rule) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .settings import Settings, SettingsError
 from .signing import KeySource, PemFileKeySource, Signer
@@ -49,8 +50,14 @@ def reset() -> None:
         _services = None
 
 
-def build(settings: Settings) -> Services:
-    store = Store.from_settings(settings)
+def now() -> datetime:
+    """Return the current instant, aware UTC. Tests replace this clock."""
+    return datetime.now(timezone.utc)
+
+
+def build(settings: Settings, **store_options) -> Services:
+    """Build the services; ``store_options`` go to the Table Storage client."""
+    store = Store.from_settings(settings, **store_options)
     signer = Signer(key_source(settings))
     catalog = CatalogCache(store, settings.catalog_cache_seconds)
     validator = Validator(store, catalog, signer, settings)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, timezone
-
 import azure.functions as func
 
 from .. import http, runtime
@@ -27,7 +25,7 @@ def _validate(req: func.HttpRequest) -> func.HttpResponse:
     request = parse_validation_request(http.read_json(req))
     validator = runtime.services().validator
 
-    token, decisions = validator.validate(request, datetime.now(timezone.utc))
+    token, decisions = validator.validate(request, runtime.now())
     counts = Counter(str(d.status) for d in decisions)
     _LOGGER.info("Validated serial %s: %s", request.serial_number, dict(counts))
     return http.json_response({"token": token})
