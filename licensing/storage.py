@@ -148,6 +148,7 @@ class Store:
 
     def ping(self) -> None:
         """Make one small read; raises StorageUnavailable when storage is down."""
+        self.ensure_tables()
         with _translated():
             pages = self._catalog.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": "publisher"}, results_per_page=1

@@ -13,6 +13,7 @@ import pytest
 from function_app import app
 from licensing import runtime
 from licensing.importer import Importer, parse
+from licensing.registry import functions_of
 from licensing.settings import Settings
 from licensing.signing import generate_key
 from licensing.storage import Store
@@ -71,9 +72,7 @@ def clock(monkeypatch):
     return set_now
 
 
-# FunctionApp.get_functions() registers the blueprints again on every call,
-# and a second call fails on the repeated names, so it is called once.
-REGISTERED = {f.get_function_name(): f for f in app.get_functions()}
+REGISTERED = {f.get_function_name(): f for f in functions_of(app)}
 
 
 def function(name: str):
