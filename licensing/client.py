@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         body = build_request(args)
         keys = load_keys(Path(args.public_key)) if args.public_key else fetch_keys(args)
         token = post(args.url, body, args.function_key, args.timeout)
-        claims = verify(token, keys, body["serialNumber"], body["nonce"], time.time(), args.max_skew)
+        claims = verify(
+            token, keys, body["serialNumber"], body["nonce"], time.time(), args.max_skew
+        )
     except (VerificationError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -79,7 +81,9 @@ def build_request(args: argparse.Namespace) -> dict:
     for text in args.product:
         parts = text.split(":")
         if len(parts) != 4:
-            raise ValueError(f"--product {text!r} is invalid: expected PUBLISHER_ID:PRODUCT:MODEL:VERSION")
+            raise ValueError(
+                f"--product {text!r} is invalid: expected PUBLISHER_ID:PRODUCT:MODEL:VERSION"
+            )
         publisher_id, product_name, model_name, model_version = parts
         products.append(
             {
@@ -119,7 +123,9 @@ def post(base_url: str, body: dict, function_key: str | None, timeout: float) ->
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = json.load(response)
     except urllib.error.HTTPError as exc:
-        raise OSError(f"validate answered {exc.code}: {exc.read()[:500].decode('utf-8', 'replace')}") from None
+        raise OSError(
+            f"validate answered {exc.code}: {exc.read()[:500].decode('utf-8', 'replace')}"
+        ) from None
 
     token = answer.get("token") if isinstance(answer, dict) else None
     if not isinstance(token, str):
@@ -184,7 +190,9 @@ def verify(
 
     try:
         signature = _b64decode(parts[2])
-        key.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        key.verify(
+            signature, f"{parts[0]}.{parts[1]}".encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
+        )
     except (InvalidSignature, ValueError, UnicodeEncodeError):
         raise VerificationError("the signature does not verify with the pinned key") from None
 
@@ -194,7 +202,9 @@ def verify(
 
     issued = claims.get("iat")
     if not isinstance(issued, int) or abs(issued - now) > max_skew:
-        raise VerificationError(f"iat {issued} is more than {max_skew} s from this clock ({int(now)})")
+        raise VerificationError(
+            f"iat {issued} is more than {max_skew} s from this clock ({int(now)})"
+        )
 
     expires = claims.get("exp")
     if not isinstance(expires, int) or expires <= now:
@@ -240,11 +250,22 @@ def render(claims: dict) -> str:
         "Signature verified.",
         "",
     ]
-    columns = ("productName", "status", "licensed", "licenseType", "expirationDate",
-               "featureDisableDate", "numberOfUsers", "siteLicense", "disableFeature")
+    columns = (
+        "productName",
+        "status",
+        "licensed",
+        "licenseType",
+        "expirationDate",
+        "featureDisableDate",
+        "numberOfUsers",
+        "siteLicense",
+        "disableFeature",
+    )
     rows = [[str(p.get(c, "-")) for c in columns] for p in claims.get("products", [])]
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     for row in [list(columns), *rows]:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from .models import Environment, ReportedProduct
@@ -29,7 +29,7 @@ def to_entity(record: object, partition_key: str, row_key: str, **extra: Any) ->
             continue
 
         if isinstance(value, datetime):
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         elif isinstance(value, date):
             value = value.isoformat()
 
@@ -80,7 +80,7 @@ def reported_to_json(reported: tuple[ReportedProduct, ...]) -> str:
             "v": item.model_version,
             "e": item.is_enabled,
             "i": item.is_installed,
-            "s": item.last_seen.astimezone(timezone.utc).isoformat(),
+            "s": item.last_seen.astimezone(UTC).isoformat(),
         }
         for item in reported
     ]

@@ -38,9 +38,16 @@ def parse(data: Any) -> ImportPlan:
     if not isinstance(data, dict):
         raise InvalidInput("The import file must hold a JSON object.", code="INVALID_BODY")
 
-    publishers = [rules.publisher(item, f"publishers[{i}]") for i, item in enumerate(_list(data, "publishers"))]
-    products = [rules.product(item, f"products[{i}]") for i, item in enumerate(_list(data, "products"))]
-    customers = [_customer(item, f"customers[{i}]") for i, item in enumerate(_list(data, "customers"))]
+    publishers = [
+        rules.publisher(item, f"publishers[{i}]")
+        for i, item in enumerate(_list(data, "publishers"))
+    ]
+    products = [
+        rules.product(item, f"products[{i}]") for i, item in enumerate(_list(data, "products"))
+    ]
+    customers = [
+        _customer(item, f"customers[{i}]") for i, item in enumerate(_list(data, "customers"))
+    ]
 
     _unique([p.id for p in publishers], "publishers", "publisher id")
     _unique([keys.product_key(p.publisher_id, p.name) for p in products], "products", "product")
@@ -76,7 +83,9 @@ def _customer_key(customer: Customer) -> str:
 def _unique(values: list[str], target: str, what: str) -> None:
     repeated = [value for value, count in Counter(values).items() if count > 1]
     if repeated:
-        raise InvalidInput(f"{target} lists {what} {repeated[0]} more than once.", target, "DUPLICATE")
+        raise InvalidInput(
+            f"{target} lists {what} {repeated[0]} more than once.", target, "DUPLICATE"
+        )
 
 
 class Importer:
@@ -91,7 +100,9 @@ class Importer:
         known_products = set(catalog.products) | {
             (p.publisher_id, p.name.lower()) for p in plan.products
         }
-        _check_references(plan, set(catalog.publishers) | {p.id for p in plan.publishers}, known_products)
+        _check_references(
+            plan, set(catalog.publishers) | {p.id for p in plan.publishers}, known_products
+        )
 
         for publisher in plan.publishers:
             self._write(catalog.publishers.get(publisher.id), publisher, self.store.put_publisher)
@@ -112,7 +123,9 @@ class Importer:
         _, licenses = self.store.get_customer(customer_id)
         for license in item.licenses:
             license = replace(license, customer_id=customer_id)
-            stored_license = licenses.get(keys.product_key(license.publisher_id, license.product_name))
+            stored_license = licenses.get(
+                keys.product_key(license.publisher_id, license.product_name)
+            )
             self._write(stored_license, license, self.store.put_license)
 
         for environment in item.environments:
@@ -120,7 +133,9 @@ class Importer:
             stored_env = self.store.get_environment(environment.serial_number, environment.tenant)
             current = None
             if stored_env is not None:
-                current = replace(environment, customer_id=stored_env.customer_id, active=stored_env.active)
+                current = replace(
+                    environment, customer_id=stored_env.customer_id, active=stored_env.active
+                )
             self._write(current, environment, self.store.put_environment)
 
     def _write(self, stored, record, put) -> None:
@@ -132,7 +147,9 @@ class Importer:
         self.counts["created" if stored is None else "updated"] += 1
 
 
-def _check_references(plan: ImportPlan, publishers: set[str], products: set[tuple[str, str]]) -> None:
+def _check_references(
+    plan: ImportPlan, publishers: set[str], products: set[tuple[str, str]]
+) -> None:
     for i, product in enumerate(plan.products):
         if product.publisher_id not in publishers:
             raise InvalidInput(

@@ -31,7 +31,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def encode(value: str) -> str:
     """Percent-encode the characters that Table Storage forbids in keys."""
-    return _ESCAPED.sub(lambda m: "%{:02X}".format(ord(m.group())), value)
+    return _ESCAPED.sub(lambda m: f"%{ord(m.group()):02X}", value)
 
 
 def decode(key: str) -> str:

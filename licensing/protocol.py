@@ -100,7 +100,9 @@ class _Fields:
         return value
 
     def invalid(self, name: str, rule: str) -> InvalidInput:
-        return InvalidInput(f"{name} is invalid: expected {rule}.", self.target(name), "INVALID_VALUE")
+        return InvalidInput(
+            f"{name} is invalid: expected {rule}.", self.target(name), "INVALID_VALUE"
+        )
 
 
 def _serial(fields: _Fields) -> str:
@@ -124,7 +126,7 @@ def _host_url(fields: _Fields) -> str:
     try:
         parts = urlsplit(value)
         host = parts.hostname
-        parts.port  # raises ValueError for a port outside 0-65535
+        _ = parts.port  # raises ValueError for a port outside 0-65535
     except ValueError:
         raise fields.invalid("hostUrl", rule) from None
 

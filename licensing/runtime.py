@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .settings import Settings, SettingsError
 from .signing import KeySource, PemFileKeySource, Signer
@@ -52,7 +52,7 @@ def reset() -> None:
 
 def now() -> datetime:
     """Return the current instant, aware UTC. Tests replace this clock."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def build(settings: Settings, **store_options) -> Services:

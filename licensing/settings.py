@@ -81,9 +81,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SettingsError(
-            f"LICENSING_TIME_ZONE {name!r} is not an IANA time zone name"
-        ) from exc
+        raise SettingsError(f"LICENSING_TIME_ZONE {name!r} is not an IANA time zone name") from exc
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -50,7 +50,6 @@ from azure.data.tables import TableServiceClient, TableTransactionError, UpdateM
 from . import keys
 from .entities import (
     environment_from_entity,
-    etag_of,
     from_entity,
     merge_reported,
     reported_to_json,
@@ -130,9 +129,7 @@ class Store:
                 credential = DefaultAzureCredential()
             service = TableServiceClient(settings.tables_endpoint, credential=credential, **options)
         else:
-            raise SettingsError(
-                "Set LICENSING_TABLES_CONNECTION or LICENSING_TABLES_ENDPOINT"
-            )
+            raise SettingsError("Set LICENSING_TABLES_CONNECTION or LICENSING_TABLES_ENDPOINT")
 
         return cls(service, settings.table_prefix)
 
@@ -252,7 +249,9 @@ class Store:
 
     def list_environments(self) -> list[Environment]:
         with _translated():
-            return [environment_from_entity(e, keys.decode) for e in self._environments.list_entities()]
+            return [
+                environment_from_entity(e, keys.decode) for e in self._environments.list_entities()
+            ]
 
     def put_environment(self, environment: Environment) -> None:
         """Write an environment's customer and active flag, keeping what it reported."""

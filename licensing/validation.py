@@ -7,15 +7,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from . import keys
 from .decisions import Decision, automatic_license, decide, local_date
 from .models import Catalog, Customer, Environment, License, ReportedProduct
 from .protocol import ValidationRequest
 from .settings import Settings
 from .signing import Signer
 from .storage import Store
-from . import keys
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,7 +96,13 @@ class Validator:
         for item in request.products:
             product = catalog.product(item.publisher_id, item.product_name)
             license = licenses.get(keys.product_key(item.publisher_id, item.product_name))
-            if license is None and product and product.active and product.disable_license_control and customer:
+            if (
+                license is None
+                and product
+                and product.active
+                and product.disable_license_control
+                and customer
+            ):
                 license = automatic_license(customer, product)
                 created.append(license)
 
@@ -127,7 +133,10 @@ class Validator:
             "recheckAfter": issued + self._settings.recheck_hours * hour,
             "jti": str(uuid.uuid4()),
             "environment": _environment_claim(environment, customer),
-            "products": [_decision_claim(decision, self._catalog_publisher(decision)) for decision in decisions],
+            "products": [
+                _decision_claim(decision, self._catalog_publisher(decision))
+                for decision in decisions
+            ],
         }
 
     def _catalog_publisher(self, decision: Decision) -> str:

@@ -65,7 +65,10 @@ def test_client_accepts_pinned_jwks(base_url, key_file, tmp_path, capsys):
 
 def test_client_trusts_server_keys_only_when_asked(base_url, capsys):
     assert run_client(base_url, "5KQ2-77XD-9WMA", "contoso.com", RENTAL) == 2
-    assert run_client(base_url, "5KQ2-77XD-9WMA", "contoso.com", RENTAL, extra=["--trust-server-keys"]) == 0
+    assert (
+        run_client(base_url, "5KQ2-77XD-9WMA", "contoso.com", RENTAL, extra=["--trust-server-keys"])
+        == 0
+    )
 
 
 def test_client_rejects_token_of_other_key(base_url, tmp_path, capsys):
@@ -77,7 +80,9 @@ def test_client_rejects_token_of_other_key(base_url, tmp_path, capsys):
 
 
 def test_client_rejects_malformed_product(base_url, key_file, capsys):
-    assert run_client(base_url, "5KQ2-77XD-9WMA", "contoso.com", "RentalManagement", key=key_file) == 1
+    assert (
+        run_client(base_url, "5KQ2-77XD-9WMA", "contoso.com", "RentalManagement", key=key_file) == 1
+    )
     assert "PUBLISHER_ID:PRODUCT:MODEL:VERSION" in capsys.readouterr().err
 
 

@@ -1,6 +1,6 @@
 """The pure decision logic, with the clock and the records given."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -82,18 +82,20 @@ def test_disable_feature_after_feature_disable_date(feature_disable, expected):
 
 
 def test_disabled_license_never_disables_feature():
-    lic = license(enabled=False, expiration_date=date(2020, 1, 1), feature_disable_date=date(2020, 2, 1))
+    lic = license(
+        enabled=False, expiration_date=date(2020, 1, 1), feature_disable_date=date(2020, 2, 1)
+    )
     decision = decide(PUBLISHER, "RentalManagement", REGISTERED, PRODUCT, lic, TODAY)
     assert decision.disable_feature is False
 
 
 def test_local_date_east_of_utc():
-    moment = datetime(2026, 6, 14, 13, 0, tzinfo=timezone.utc)
+    moment = datetime(2026, 6, 14, 13, 0, tzinfo=UTC)
     assert local_date(moment, ZoneInfo("Pacific/Auckland")) == date(2026, 6, 15)
 
 
 def test_local_date_west_of_utc():
-    moment = datetime(2026, 6, 15, 5, 0, tzinfo=timezone.utc)
+    moment = datetime(2026, 6, 15, 5, 0, tzinfo=UTC)
     assert local_date(moment, ZoneInfo("America/Los_Angeles")) == date(2026, 6, 14)
 
 

@@ -1,6 +1,7 @@
 """The import command: checks the whole file first, and is idempotent."""
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -52,13 +53,13 @@ def test_demo_covers_serial_under_two_tenants(store):
 
 
 def test_import_keeps_reported_products(store):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from licensing.models import ReportedProduct
 
     Importer(store).run(parse(demo_data()))
     known = store.get_environment("5KQ2-77XD-9WMA", "contoso.com")
-    seen = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    seen = datetime(2026, 12, 1, tzinfo=UTC)
     reported = (ReportedProduct(FABRIKAM, "RentalManagement", "M", "1.0", True, True, seen),)
     store.record_validation(known, known, reported, seen)
 
@@ -72,7 +73,12 @@ def test_import_keeps_reported_products(store):
 
 
 def license_of(**fields) -> dict:
-    return {"publisherId": FABRIKAM, "productName": "RentalManagement", "licenseType": "Annual", **fields}
+    return {
+        "publisherId": FABRIKAM,
+        "productName": "RentalManagement",
+        "licenseType": "Annual",
+        **fields,
+    }
 
 
 def with_license(**fields) -> dict:
@@ -85,21 +91,43 @@ def with_license(**fields) -> dict:
     ("data", "target"),
     [
         (with_license(siteLicense=False), "customers[0].products[0].numberOfUsers"),
-        (with_license(siteLicense=False, numberOfUsers=0), "customers[0].products[0].numberOfUsers"),
-        (with_license(licenseType="Lifetime", siteLicense=True), "customers[0].products[0].licenseType"),
-        (with_license(siteLicense=True, expirationDate="2026-02-30"), "customers[0].products[0].expirationDate"),
         (
-            with_license(siteLicense=True, subscriptionStartDate="2027-01-01", expirationDate="2026-01-01"),
+            with_license(siteLicense=False, numberOfUsers=0),
+            "customers[0].products[0].numberOfUsers",
+        ),
+        (
+            with_license(licenseType="Lifetime", siteLicense=True),
+            "customers[0].products[0].licenseType",
+        ),
+        (
+            with_license(siteLicense=True, expirationDate="2026-02-30"),
+            "customers[0].products[0].expirationDate",
+        ),
+        (
+            with_license(
+                siteLicense=True, subscriptionStartDate="2027-01-01", expirationDate="2026-01-01"
+            ),
             "customers[0].products[0].subscriptionStartDate",
         ),
-        (with_license(siteLicense=True, productName="Missing"), "customers[0].products[0].productName"),
+        (
+            with_license(siteLicense=True, productName="Missing"),
+            "customers[0].products[0].productName",
+        ),
         ({"publishers": [{"id": "not-a-guid", "name": "X"}]}, "publishers[0].id"),
         ({"customers": [{"name": " "}]}, "customers[0].name"),
-        ({"customers": [{"name": "A", "environments": [{"serialNumber": "S", "tenant": "a/b"}]}]},
-         "customers[0].environments[0].tenant"),
+        (
+            {
+                "customers": [
+                    {"name": "A", "environments": [{"serialNumber": "S", "tenant": "a/b"}]}
+                ]
+            },
+            "customers[0].environments[0].tenant",
+        ),
         ({"products": [{"publisherId": FABRIKAM, "name": "Rental Mgmt"}]}, "products[0].name"),
-        ({"products": [{"publisherId": FABRIKAM, "name": "X", "supportEmail": "nobody"}]},
-         "products[0].supportEmail"),
+        (
+            {"products": [{"publisherId": FABRIKAM, "name": "X", "supportEmail": "nobody"}]},
+            "products[0].supportEmail",
+        ),
     ],
 )
 def test_bad_file_rejected_before_any_write(store, data, target):

@@ -1,7 +1,7 @@
 """POST /api/v1/validate against Azurite, with tokens checked by PyJWT."""
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import jwt
@@ -77,12 +77,16 @@ def test_registered_environment_statuses(demo, key_file):
 
 def test_decisions_keep_request_order(demo, key_file):
     names = ["WarehouseLabels", "AdvancedPricing"]
-    claims = validate(key_file, CONTOSO_SERIAL, "contoso.com", *(product(NORTHWIND, n) for n in names))
+    claims = validate(
+        key_file, CONTOSO_SERIAL, "contoso.com", *(product(NORTHWIND, n) for n in names)
+    )
     assert [item["productName"] for item in claims["products"]] == names
 
 
 def test_valid_per_user_license_fields(demo, key_file):
-    claims = validate(key_file, CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement"))
+    claims = validate(
+        key_file, CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement")
+    )
     decision = claims["products"][0]
 
     assert decision["licensed"] is True
@@ -97,43 +101,57 @@ def test_valid_per_user_license_fields(demo, key_file):
 
 
 def test_valid_site_license_has_no_user_count(demo, key_file):
-    claims = validate(key_file, CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "ServiceContracts"))
+    claims = validate(
+        key_file, CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "ServiceContracts")
+    )
     decision = claims["products"][0]
     assert decision["siteLicense"] is True
     assert "numberOfUsers" not in decision
 
 
 def test_temp_license_valid(demo, key_file):
-    claims = validate(key_file, CONTOSO_SERIAL, "contoso.com", product(NORTHWIND, "AdvancedPricing"))
+    claims = validate(
+        key_file, CONTOSO_SERIAL, "contoso.com", product(NORTHWIND, "AdvancedPricing")
+    )
     assert claims["products"][0]["licenseType"] == "Temp"
     assert claims["products"][0]["status"] == "VALID"
 
 
 def test_expired_license_past_feature_disable_date(demo, key_file):
-    claims = validate(key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "RentalManagement"))
+    claims = validate(
+        key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "RentalManagement")
+    )
     decision = claims["products"][0]
     assert decision["status"] == "EXPIRED"
     assert decision["disableFeature"] is True
 
 
 def test_expired_license_before_feature_disable_date(demo, key_file):
-    claims = validate(key_file, CONTOSO_SERIAL, "contoso.com", product(NORTHWIND, "WarehouseLabels"))
+    claims = validate(
+        key_file, CONTOSO_SERIAL, "contoso.com", product(NORTHWIND, "WarehouseLabels")
+    )
     assert claims["products"][0]["disableFeature"] is False
 
 
 def test_disabled_license(demo, key_file):
-    claims = validate(key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "ServiceContracts"))
+    claims = validate(
+        key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "ServiceContracts")
+    )
     assert statuses(claims) == {"ServiceContracts": "DISABLED"}
     assert claims["products"][0]["licensed"] is False
 
 
 def test_product_without_license_not_licensed(demo, key_file):
-    claims = validate(key_file, TAILSPIN_SERIAL, "tailspintoys.com", product(FABRIKAM, "RentalManagement"))
+    claims = validate(
+        key_file, TAILSPIN_SERIAL, "tailspintoys.com", product(FABRIKAM, "RentalManagement")
+    )
     assert statuses(claims) == {"RentalManagement": "NOT_LICENSED"}
 
 
 def test_inactive_environment(demo, key_file):
-    claims = validate(key_file, "7PLM-22QA-3XZT", "contoso.com", product(FABRIKAM, "RentalManagement"))
+    claims = validate(
+        key_file, "7PLM-22QA-3XZT", "contoso.com", product(FABRIKAM, "RentalManagement")
+    )
     assert statuses(claims) == {"RentalManagement": "ENVIRONMENT_INACTIVE"}
     assert claims["environment"]["registered"] is True
     assert claims["environment"]["active"] is False
@@ -149,13 +167,17 @@ def test_serial_under_second_tenant_validates(demo, key_file):
 
 
 def test_tenant_matched_case_insensitively(demo, key_file):
-    claims = validate(key_file, CONTOSO_SERIAL, "Contoso.COM", product(FABRIKAM, "RentalManagement"))
+    claims = validate(
+        key_file, CONTOSO_SERIAL, "Contoso.COM", product(FABRIKAM, "RentalManagement")
+    )
     assert claims["tenant"] == "contoso.com"
     assert statuses(claims) == {"RentalManagement": "VALID"}
 
 
 def test_disable_license_control_creates_perpetual_license(demo, key_file):
-    claims = validate(key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "FleetTelematics"))
+    claims = validate(
+        key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "FleetTelematics")
+    )
     assert statuses(claims) == {"FleetTelematics": "VALID"}
     assert claims["products"][0]["licenseType"] == "Perpetual"
 
@@ -169,7 +191,9 @@ def test_disable_license_control_creates_perpetual_license(demo, key_file):
 
 def test_disable_license_control_license_created_once(demo, key_file):
     for _ in range(2):
-        validate(key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "FleetTelematics"))
+        validate(
+            key_file, ADVENTURE_SERIAL, "adventure-works.com", product(FABRIKAM, "FleetTelematics")
+        )
 
     environment = demo.get_environment(ADVENTURE_SERIAL, "adventure-works.com")
     _, licenses = demo.get_customer(environment.customer_id)
@@ -177,11 +201,14 @@ def test_disable_license_control_license_created_once(demo, key_file):
 
 
 def test_unknown_serial_signed_and_recorded(demo, key_file, clock):
-    moment = datetime.now(timezone.utc).replace(microsecond=0)
+    moment = datetime.now(UTC).replace(microsecond=0)
     clock(moment)
     body = request_body(
-        "NEW-SERIAL-0001", "fabrikam-customer.com", product(FABRIKAM, "RentalManagement"),
-        hostUrl="https://fabrikam-uat.sandbox.operations.dynamics.com", isProductionEnvironment=False,
+        "NEW-SERIAL-0001",
+        "fabrikam-customer.com",
+        product(FABRIKAM, "RentalManagement"),
+        hostUrl="https://fabrikam-uat.sandbox.operations.dynamics.com",
+        isProductionEnvironment=False,
     )
     claims = claims_of(post_validate(body), key_file)
 
@@ -201,9 +228,11 @@ def test_unknown_serial_signed_and_recorded(demo, key_file, clock):
 
 
 def test_unregistered_environment_keeps_first_seen(demo, key_file, clock):
-    first = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+    first = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     later = first + timedelta(days=1)
-    body = request_body("NEW-SERIAL-0002", "fabrikam-customer.com", product(FABRIKAM, "RentalManagement"))
+    body = request_body(
+        "NEW-SERIAL-0002", "fabrikam-customer.com", product(FABRIKAM, "RentalManagement")
+    )
     clock(first)
     post_validate(body)
     clock(later)
@@ -216,7 +245,9 @@ def test_unregistered_environment_keeps_first_seen(demo, key_file, clock):
 
 def test_registered_environment_keeps_reported_products(demo, key_file):
     validate(
-        key_file, CONTOSO_SERIAL, "contoso.com",
+        key_file,
+        CONTOSO_SERIAL,
+        "contoso.com",
         product(FABRIKAM, "RentalManagement", modelVersion="10.0.40.1", isEnabled=False),
     )
     validate(key_file, CONTOSO_SERIAL, "contoso.com", product(NORTHWIND, "WarehouseLabels"))
@@ -231,7 +262,9 @@ def test_registered_environment_keeps_reported_products(demo, key_file):
 
 
 def test_token_header_and_claims(demo, key_file):
-    response = post_validate(request_body(CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement")))
+    response = post_validate(
+        request_body(CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement"))
+    )
     token = json.loads(response.get_body())["token"]
     header = jwt.get_unverified_header(token)
     claims = claims_of(response, key_file)
@@ -258,7 +291,9 @@ def test_token_fails_pyjwt_with_other_key(demo, key_file, tmp_path):
 
     other = tmp_path / "other.pem"
     generate_key(other, 2048)
-    response = post_validate(request_body(CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement")))
+    response = post_validate(
+        request_body(CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement"))
+    )
     with pytest.raises(jwt.InvalidSignatureError):
         claims_of(response, other)
 
@@ -275,12 +310,12 @@ def test_non_ascii_customer_name_signed(store, key_file):
 
     store.put_publisher(Publisher(FABRIKAM, "Fabrikam"))
     store.put_product(Product(FABRIKAM, "RentalManagement"))
-    store.put_customer(Customer("c-1", "Société Générale <Ltd> & \"Co\"", "Ø-7"))
+    store.put_customer(Customer("c-1", 'Société Générale <Ltd> & "Co"', "Ø-7"))
     store.put_environment(Environment("SER-UNI", "societe.example", customer_id="c-1"))
     store.put_license(License("c-1", FABRIKAM, "RentalManagement", "Perpetual", site_license=True))
 
     claims = validate(key_file, "SER-UNI", "societe.example", product(FABRIKAM, "RentalManagement"))
-    assert claims["environment"]["customerName"] == "Société Générale <Ltd> & \"Co\""
+    assert claims["environment"]["customerName"] == 'Société Générale <Ltd> & "Co"'
     assert statuses(claims) == {"RentalManagement": "VALID"}
 
 
@@ -319,7 +354,9 @@ def _license_ending(store, day: date) -> None:
     store.put_customer(Customer("c-tz", "Zone Ltd"))
     store.put_environment(Environment("SER-TZ", "zone.example", customer_id="c-tz"))
     store.put_license(
-        License("c-tz", FABRIKAM, "RentalManagement", "Annual", site_license=True, expiration_date=day)
+        License(
+            "c-tz", FABRIKAM, "RentalManagement", "Annual", site_license=True, expiration_date=day
+        )
     )
 
 
@@ -332,10 +369,14 @@ def test_expiration_day_inclusive(store, key_file, clock, monkeypatch, zone, las
     next_day = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), ZoneInfo(zone))
     no_exp = {"verify_exp": False, "verify_iat": False}
 
-    clock((next_day - timedelta(seconds=1)).astimezone(timezone.utc))
-    last_second = validate(key_file, "SER-TZ", "zone.example", product(FABRIKAM, "RentalManagement"), **no_exp)
-    clock(next_day.astimezone(timezone.utc))
-    first_expired = validate(key_file, "SER-TZ", "zone.example", product(FABRIKAM, "RentalManagement"), **no_exp)
+    clock((next_day - timedelta(seconds=1)).astimezone(UTC))
+    last_second = validate(
+        key_file, "SER-TZ", "zone.example", product(FABRIKAM, "RentalManagement"), **no_exp
+    )
+    clock(next_day.astimezone(UTC))
+    first_expired = validate(
+        key_file, "SER-TZ", "zone.example", product(FABRIKAM, "RentalManagement"), **no_exp
+    )
 
     assert statuses(last_second) == {"RentalManagement": "VALID"}
     assert statuses(first_expired) == {"RentalManagement": "EXPIRED"}
@@ -348,7 +389,9 @@ def test_storage_down_answers_503(service_env, monkeypatch):
         "AccountKey=a2V5;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;",
     )
     runtime.reset()
-    response = post_validate(request_body(CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement")))
+    response = post_validate(
+        request_body(CONTOSO_SERIAL, "contoso.com", product(FABRIKAM, "RentalManagement"))
+    )
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
@@ -358,7 +401,9 @@ def test_storage_down_answers_503(service_env, monkeypatch):
 def test_missing_key_answers_503_and_writes_nothing(store, monkeypatch, tmp_path):
     monkeypatch.setenv("LICENSING_SIGNING_KEY_FILE", str(tmp_path / "absent.pem"))
     runtime.reset()
-    response = post_validate(request_body("NEW-SERIAL-0003", "contoso.com", product(FABRIKAM, "RentalManagement")))
+    response = post_validate(
+        request_body("NEW-SERIAL-0003", "contoso.com", product(FABRIKAM, "RentalManagement"))
+    )
 
     assert response.status_code == 503
     assert error_of(response)["code"] == "SIGNER_UNAVAILABLE"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+
 import azure.functions as func
 
 from .. import http, runtime

@@ -1,0 +1,39 @@
+# Development tasks. `make test` and `make run` install what they need first.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
+
+# Keep the Azure Monitor and OpenTelemetry packages from probing cloud
+# metadata endpoints and sending statsbeat telemetry from dev machines and CI.
+export OTEL_EXPERIMENTAL_RESOURCE_DETECTORS := otel
+export APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL := true
+
+.PHONY: venv node_modules test run lint
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check \
+		-r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules: $(NODE_STAMP)
+
+# npm ci empties node_modules first, so the stamp is written afterwards.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: venv node_modules
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+run: venv node_modules
+	$(VENV)/bin/python scripts/run_local.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
