@@ -45,6 +45,24 @@ class MethodNotAllowed(LicensingError):
     code = "METHOD_NOT_ALLOWED"
 
 
+class Unauthorized(LicensingError):
+    """The request has no valid bearer token; ``challenge`` is the WWW-Authenticate value."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+    def __init__(self, message: str, challenge: str = "Bearer") -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
+class Forbidden(LicensingError):
+    """The caller is authenticated but lacks the app role the operation needs."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
 class NotFound(LicensingError):
     status = 404
     code = "NOT_FOUND"
@@ -53,6 +71,23 @@ class NotFound(LicensingError):
 class Conflict(LicensingError):
     status = 409
     code = "CONFLICT"
+
+    def __init__(self, message: str, target: str | None = None, code: str | None = None):
+        super().__init__(message, target)
+        if code:
+            self.code = code
+
+
+class PreconditionFailed(LicensingError):
+    """The If-Match ETag is stale: someone changed the record since it was read."""
+
+    status = 412
+    code = "PRECONDITION_FAILED"
+
+
+class PreconditionRequired(LicensingError):
+    status = 428
+    code = "PRECONDITION_REQUIRED"
 
 
 class Unavailable(LicensingError):
@@ -75,3 +110,9 @@ class StorageUnavailable(Unavailable):
 class SignerUnavailable(Unavailable):
     def __init__(self, message: str = "The signing key is unavailable.") -> None:
         super().__init__(message, "SIGNER_UNAVAILABLE", retry_after=60)
+
+
+class AuthUnavailable(Unavailable):
+    def __init__(self, retry_after: int = 30) -> None:
+        message = "The token signing keys of Entra ID cannot be fetched."
+        super().__init__(message, "AUTH_UNAVAILABLE", retry_after=retry_after)

@@ -13,6 +13,9 @@ Tables (each name starts with ``LICENSING_TABLE_PREFIX``):
     licenses. A validation reads a customer and all its licenses with one
     partition query, and the licenses created by disable license control in
     one transaction.
+``Audit``
+    Every change made through the admin API or the import command; see
+    licensing/admin/audit.py.
 ``Environments``
     PartitionKey the percent-encoded serial number, RowKey the tenant domain
     in lower case: a validation reads its environment with one point read.
@@ -61,7 +64,7 @@ from .settings import Settings, SettingsError
 
 _LOGGER = logging.getLogger(__name__)
 
-TABLES = ("Catalog", "Customers", "Environments")
+TABLES = ("Catalog", "Customers", "Environments", "Audit")
 
 # Client behaviour: fail fast so that the caller answers 503 within a few
 # seconds instead of hanging. Two retries with exponential back-off, at most
@@ -74,16 +77,16 @@ CLIENT_OPTIONS = {
     "read_timeout": 10,
 }
 
-_CUSTOMER_ROW = "customer"
-_LICENSE_PREFIX = "license|"
+CUSTOMER_ROW = "customer"
+LICENSE_PREFIX = "license|"
 
 
-def _license_row(publisher_id: str, product_name: str) -> str:
-    return _LICENSE_PREFIX + keys.product_key(publisher_id, product_name)
+def license_row(publisher_id: str, product_name: str) -> str:
+    return LICENSE_PREFIX + keys.product_key(publisher_id, product_name)
 
 
 @contextlib.contextmanager
-def _translated() -> Iterator[None]:
+def translated_errors() -> Iterator[None]:
     """Turn an unreachable or failing storage service into StorageUnavailable."""
     try:
         yield
@@ -98,6 +101,20 @@ def _translated() -> Iterator[None]:
         raise StorageUnavailable() from exc
 
 
+def customer_entity(customer: Customer) -> dict:
+    """Build a customer row; ``name_lower`` serves case-insensitive name searches."""
+    entity = to_entity(customer, customer.id, CUSTOMER_ROW, name_lower=customer.name.lower())
+    del entity["id"]
+    return entity
+
+
+def license_entity(license: License) -> dict:
+    row = license_row(license.publisher_id, license.product_name)
+    entity = to_entity(license, license.customer_id, row)
+    del entity["customer_id"]
+    return entity
+
+
 class Store:
     """Reads and writes the licensing tables through one TableServiceClient."""
 
@@ -107,7 +124,17 @@ class Store:
         self._catalog = service.get_table_client(prefix + "Catalog")
         self._customers = service.get_table_client(prefix + "Customers")
         self._environments = service.get_table_client(prefix + "Environments")
+        self._audit = service.get_table_client(prefix + "Audit")
         self._tables_ready = False
+
+    def table(self, name: str):
+        """Return the TableClient of one of TABLES, for the admin API's queries."""
+        return {
+            "Catalog": self._catalog,
+            "Customers": self._customers,
+            "Environments": self._environments,
+            "Audit": self._audit,
+        }[name]
 
     @classmethod
     def from_settings(cls, settings: Settings, credential=None, **options) -> Store:
@@ -138,7 +165,7 @@ class Store:
         if self._tables_ready:
             return
 
-        with _translated():
+        with translated_errors():
             for name in TABLES:
                 self._service.create_table_if_not_exists(self._prefix + name)
         self._tables_ready = True
@@ -146,7 +173,7 @@ class Store:
     def ping(self) -> None:
         """Make one small read; raises StorageUnavailable when storage is down."""
         self.ensure_tables()
-        with _translated():
+        with translated_errors():
             pages = self._catalog.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": "publisher"}, results_per_page=1
             ).by_page()
@@ -157,7 +184,7 @@ class Store:
     def load_catalog(self) -> Catalog:
         publishers: dict[str, Publisher] = {}
         products: dict[tuple[str, str], Product] = {}
-        with _translated():
+        with translated_errors():
             for entity in self._catalog.list_entities():
                 if entity["PartitionKey"] == "publisher":
                     publisher = from_entity(Publisher, entity, id=entity["RowKey"])
@@ -170,12 +197,12 @@ class Store:
 
     def put_publisher(self, publisher: Publisher) -> None:
         entity = to_entity(publisher, "publisher", publisher.id.lower())
-        with _translated():
+        with translated_errors():
             self._catalog.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     def put_product(self, product: Product) -> None:
         row = keys.product_key(product.publisher_id, product.name)
-        with _translated():
+        with translated_errors():
             self._catalog.upsert_entity(to_entity(product, "product", row), mode=UpdateMode.REPLACE)
 
     # Customers and licenses
@@ -184,34 +211,33 @@ class Store:
         """Read a customer and its licenses (keyed by ``publisherId|name``, lower case)."""
         customer = None
         licenses: dict[str, License] = {}
-        with _translated():
+        with translated_errors():
             for entity in self._customers.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": customer_id}
             ):
-                if entity["RowKey"] == _CUSTOMER_ROW:
+                if entity["RowKey"] == CUSTOMER_ROW:
                     customer = from_entity(Customer, entity, id=customer_id)
-                elif entity["RowKey"].startswith(_LICENSE_PREFIX):
+                elif entity["RowKey"].startswith(LICENSE_PREFIX):
                     license = from_entity(License, entity, customer_id=customer_id)
-                    licenses[entity["RowKey"].removeprefix(_LICENSE_PREFIX)] = license
+                    licenses[entity["RowKey"].removeprefix(LICENSE_PREFIX)] = license
 
         return customer, licenses
 
     def list_customers(self) -> list[Customer]:
-        with _translated():
+        with translated_errors():
             entities = self._customers.query_entities(
-                "RowKey eq @row", parameters={"row": _CUSTOMER_ROW}
+                "RowKey eq @row", parameters={"row": CUSTOMER_ROW}
             )
             return [from_entity(Customer, e, id=e["PartitionKey"]) for e in entities]
 
     def put_customer(self, customer: Customer) -> None:
-        entity = to_entity(customer, customer.id, _CUSTOMER_ROW)
-        del entity["id"]
-        with _translated():
+        entity = customer_entity(customer)
+        with translated_errors():
             self._customers.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     def put_license(self, license: License) -> None:
-        with _translated():
-            self._customers.upsert_entity(self._license_entity(license), mode=UpdateMode.REPLACE)
+        with translated_errors():
+            self._customers.upsert_entity(license_entity(license), mode=UpdateMode.REPLACE)
 
     def add_licenses(self, licenses: list[License]) -> None:
         """Insert licenses of one customer in one transaction, keeping existing ones.
@@ -221,8 +247,8 @@ class Store:
         if not licenses:
             return
 
-        operations = [("create", self._license_entity(item)) for item in licenses]
-        with _translated():
+        operations = [("create", license_entity(item)) for item in licenses]
+        with translated_errors():
             try:
                 self._customers.submit_transaction(operations)
             except TableTransactionError as exc:
@@ -230,16 +256,10 @@ class Store:
                     raise
                 _LOGGER.info("Licenses of customer %s already created", licenses[0].customer_id)
 
-    def _license_entity(self, license: License) -> dict:
-        row = _license_row(license.publisher_id, license.product_name)
-        entity = to_entity(license, license.customer_id, row)
-        del entity["customer_id"]
-        return entity
-
     # Environments
 
     def get_environment(self, serial_number: str, tenant: str) -> Environment | None:
-        with _translated():
+        with translated_errors():
             try:
                 entity = self._environments.get_entity(keys.encode(serial_number), tenant.lower())
             except ResourceNotFoundError:
@@ -248,7 +268,7 @@ class Store:
         return environment_from_entity(entity, keys.decode)
 
     def list_environments(self) -> list[Environment]:
-        with _translated():
+        with translated_errors():
             return [
                 environment_from_entity(e, keys.decode) for e in self._environments.list_entities()
             ]
@@ -261,7 +281,7 @@ class Store:
             "customer_id": environment.customer_id or "",
             "active": environment.active,
         }
-        with _translated():
+        with translated_errors():
             self._environments.upsert_entity(entity, mode=UpdateMode.MERGE)
 
     def record_validation(
@@ -279,7 +299,7 @@ class Store:
         merged, so neither first seen nor any reported product is lost.
         """
         for _attempt in range(5):
-            with _translated():
+            with translated_errors():
                 try:
                     self._write_sighting(known, sighting, reported, now)
                     return

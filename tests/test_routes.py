@@ -2,12 +2,16 @@
 
 from azure.functions import AuthLevel
 
+from licensing.api.admin import OPERATIONS
 from tests.fixtures import REGISTERED
 
+# Validate needs the function key; the admin API is guarded by Entra ID
+# tokens instead, which the Power Platform connector sends.
 EXPECTED = {
     "validate": ("v1/validate", ["POST"], AuthLevel.FUNCTION),
     "keys": ("v1/keys", ["GET"], AuthLevel.ANONYMOUS),
     "health": ("v1/health", ["GET"], AuthLevel.ANONYMOUS),
+    **{op.function_name: (op.route, [op.method], AuthLevel.ANONYMOUS) for op in OPERATIONS},
 }
 
 
@@ -25,8 +29,12 @@ def test_route_table_matches_design():
 
 
 def test_routes_are_unique():
-    routes = [route for route, _, _ in route_table().values()]
+    routes = [(route, tuple(methods)) for route, methods, _ in route_table().values()]
     assert len(routes) == len(set(routes))
+
+
+def test_admin_api_has_operations():
+    assert len(OPERATIONS) >= 25
 
 
 def test_host_route_prefix_is_api():

@@ -1,0 +1,1 @@
+"""The admin API's services: resources, audit log and reports."""

@@ -1,0 +1,148 @@
+"""Conditional reads and writes of table rows, and paged queries.
+
+Writes carry the ETag the caller read: Table Storage answers 412 when the row
+changed since, so no update is lost to a concurrent writer. Filters are
+always parameterized (``@name``), never built from values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from ..entities import etag_of
+from ..errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from ..storage import translated_errors
+
+MAX_TOP = 1000
+DEFAULT_TOP = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict]
+    next_token: str | None
+
+
+def get(table: TableClient, partition_key: str, row_key: str) -> dict | None:
+    with translated_errors():
+        try:
+            return table.get_entity(partition_key, row_key)
+        except ResourceNotFoundError:
+            return None
+
+
+def create(table: TableClient, entity: dict, what: str) -> str:
+    """Insert a new row and return its ETag; an existing row is a 409 conflict."""
+    with translated_errors():
+        try:
+            metadata = table.create_entity(entity)
+        except ResourceExistsError:
+            raise Conflict(f"{what} already exists.", code="ALREADY_EXISTS") from None
+
+    return metadata["etag"]
+
+
+def replace(table: TableClient, entity: dict, etag: str, what: str) -> str:
+    """Replace a row if it still has ``etag``; return the new ETag."""
+    with translated_errors():
+        try:
+            metadata = table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceNotFoundError:
+            raise NotFound(f"{what} was not found.") from None
+        except ResourceModifiedError:
+            raise _stale(what) from None
+
+    return metadata["etag"]
+
+
+def delete(table: TableClient, partition_key: str, row_key: str, etag: str, what: str) -> None:
+    with translated_errors():
+        try:
+            table.delete_entity(
+                partition_key,
+                row_key,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError:
+            raise _stale(what) from None
+
+
+def _stale(what: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"{what} was changed by someone else since you read it: read it again and retry.",
+        "If-Match",
+    )
+
+
+def exists(table: TableClient, query: str, parameters: dict) -> dict | None:
+    """Return the first row matching a filter, or None."""
+    with translated_errors():
+        pages = table.query_entities(query, parameters=parameters, results_per_page=1).by_page()
+        for page in pages:
+            for row in page:
+                return row
+
+    return None
+
+
+def page(
+    table: TableClient,
+    query: str | None,
+    parameters: dict,
+    top: int,
+    token: str | None,
+) -> Page:
+    """Read one page of at most ``top`` rows, continuing from an opaque token."""
+    with translated_errors():
+        if query:
+            rows = table.query_entities(query, parameters=parameters, results_per_page=top)
+        else:
+            rows = table.list_entities(results_per_page=top)
+        pages = rows.by_page(continuation_token=decode_token(token))
+        items = list(next(pages, []))
+        following = pages.continuation_token
+
+    return Page(items, encode_token(following))
+
+
+def encode_token(continuation: dict | None) -> str | None:
+    if not continuation:
+        return None
+
+    raw = json.dumps(continuation, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_token(token: str | None) -> dict | None:
+    if not token:
+        return None
+
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError):
+        value = None
+
+    valid = isinstance(value, dict) and set(value) <= {"PartitionKey", "RowKey"}
+    if not valid or not all(isinstance(v, (str, type(None))) for v in value.values()):
+        raise InvalidInput(
+            "pageToken is invalid: use the nextLink of the previous page.", "pageToken"
+        )
+    return value
+
+
+def etag(row: dict) -> str:
+    return etag_of(row) or ""
