@@ -13,6 +13,7 @@ import argparse
 import base64
 import binascii
 import json
+import re
 import secrets
 import sys
 import time
@@ -145,10 +146,13 @@ def load_keys(path: Path) -> dict[str, rsa.RSAPublicKey]:
     if data.lstrip().startswith(b"{"):
         return keys_from_jwks(json.loads(data))
 
-    if b"PRIVATE KEY" in data:
-        key = serialization.load_pem_private_key(data, password=None).public_key()
-    else:
-        key = serialization.load_pem_public_key(data)
+    try:
+        if b"PRIVATE KEY" in data:
+            key = serialization.load_pem_private_key(data, password=None).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path} is not an unencrypted PEM key: {exc}") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError(f"{path} does not hold an RSA key")
 
@@ -156,10 +160,16 @@ def load_keys(path: Path) -> dict[str, rsa.RSAPublicKey]:
 
 
 def keys_from_jwks(jwks: dict) -> dict[str, rsa.RSAPublicKey]:
+    entries = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("the JWKS has no keys array")
+
     keys = {}
-    for jwk in jwks.get("keys", []):
-        if jwk.get("kty") != "RSA":
+    for jwk in entries:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
             continue
+        if not isinstance(jwk.get("e"), str) or not isinstance(jwk.get("n"), str):
+            raise ValueError("a JWKS key is missing its n or e member")
         numbers = rsa.RSAPublicNumbers(_uint(jwk["e"]), _uint(jwk["n"]))
         key = numbers.public_key()
         keys[public_jwk(key)["kid"]] = key
@@ -184,7 +194,8 @@ def verify(
     if header.get("alg") != "RS256":
         raise VerificationError(f"alg is {header.get('alg')!r}, expected 'RS256'")
 
-    key = keys.get(header.get("kid"))
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise VerificationError(f"kid {header.get('kid')!r} matches no pinned public key")
 
@@ -229,7 +240,14 @@ def _json_part(part: str, name: str) -> dict:
     return value
 
 
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64decode(text: str) -> bytes:
+    # The decoder skips characters outside the alphabet; a strict check keeps a
+    # tampered segment from decoding to the original bytes.
+    if not BASE64URL.fullmatch(text):
+        raise ValueError("invalid base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:

@@ -19,10 +19,12 @@ import socket
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -30,7 +32,7 @@ from azure.functions.decorators.http import HttpMethod
 
 from .registry import functions_of
 
-__all__ = ["MAX_BODY_BYTES", "make_server", "serve"]
+__all__ = ["MAX_BODY_BYTES", "InvocationContext", "make_server", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ PARAMETER = re.compile(
 
 # Headers that describe the connection or the framing, which this host sets.
 HOP_BY_HOP = {"connection", "content-length", "keep-alive", "transfer-encoding"}
+
+# A W3C traceparent header of version 00: trace id, parent id and flags.
+TRACEPARENT = re.compile(r"00-(?P<trace_id>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 class BodyTooLargeError(Exception):
@@ -108,6 +113,7 @@ class Route:
     methods: tuple[str, ...]
     handler: Callable[..., Any]
     request_arg: str
+    takes_context: bool = False
 
     def precedence(self) -> tuple[int, ...]:
         return tuple(segment.rank() for segment in self.segments)
@@ -207,13 +213,15 @@ def build_routes(app: func.FunctionApp, route_prefix: str) -> list[Route]:
 
         trigger = function.get_trigger()
         template = join_template(route_prefix, trigger.route or name)
+        handler = function.get_user_function()
         route = Route(
             name=name,
             template=template,
             segments=parse_template(template),
             methods=method_names(trigger.methods),
-            handler=function.get_user_function(),
+            handler=handler,
             request_arg=trigger.name,
+            takes_context="context" in inspect.signature(handler).parameters,
         )
         routes.append(route)
     routes.sort(key=Route.precedence)
@@ -235,8 +243,80 @@ def join_repeated(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
+class InvocationTraceContext:
+    """The W3C trace context of one invocation, with the attributes of the worker's."""
+
+    def __init__(self, trace_parent: str, trace_state: str = "") -> None:
+        self.trace_parent = trace_parent
+        self.trace_state = trace_state
+        self.attributes: dict[str, str] = {}
+
+
+class InvocationContext(func.Context):
+    """The ``context`` argument that the Functions worker passes to functions taking one.
+
+    Like the Functions host, which records a request for each invocation, the dev host
+    starts a new span: its trace id comes from a valid ``traceparent`` header, or is new.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        function_directory: str = "",
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+    ) -> None:
+        self._invocation_id = str(uuid.uuid4())
+        self._function_name = function_name
+        self._function_directory = function_directory
+        self._storage = threading.local()
+        self._storage.invocation_id = self._invocation_id
+
+        incoming = TRACEPARENT.fullmatch(traceparent or "")
+        if incoming and int(incoming["trace_id"], 16) == 0:
+            # W3C Trace Context rules an all-zero trace id invalid.
+            incoming = None
+        trace_id = incoming["trace_id"] if incoming else uuid.uuid4().hex
+        span_id = uuid.uuid4().hex[:16]
+        state = (tracestate or "") if incoming else ""
+        self._trace_context = InvocationTraceContext(f"00-{trace_id}-{span_id}-01", state)
+
+    @property
+    def invocation_id(self) -> str:
+        return self._invocation_id
+
+    @property
+    def thread_local_storage(self) -> threading.local:
+        return self._storage
+
+    @property
+    def function_name(self) -> str:
+        return self._function_name
+
+    @property
+    def function_directory(self) -> str:
+        return self._function_directory
+
+    @property
+    def trace_context(self) -> InvocationTraceContext:
+        return self._trace_context
+
+    @property
+    def retry_context(self) -> None:
+        # HTTP triggers have no retry policy.
+        return None
+
+
 def call_function(route: Route, request: func.HttpRequest) -> func.HttpResponse:
-    result = route.handler(**{route.request_arg: request})
+    arguments: dict[str, Any] = {route.request_arg: request}
+    if route.takes_context:
+        arguments["context"] = InvocationContext(
+            route.name,
+            str(Path(inspect.getfile(route.handler)).parent),
+            request.headers.get("traceparent"),
+            request.headers.get("tracestate"),
+        )
+    result = route.handler(**arguments)
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
     if isinstance(result, str):
@@ -270,6 +350,9 @@ class DevHostServer(ThreadingHTTPServer):
     """Threaded HTTP server that routes requests to the app's functions."""
 
     daemon_threads = True
+    # The socketserver default of 5 resets connections when many clients
+    # connect at once, as in a load test.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], routes: list[Route]) -> None:
         self.routes = routes
@@ -394,7 +477,7 @@ class DevHostRequestHandler(BaseHTTPRequestHandler):
         value = self.headers.get("Content-Length")
         if value is None:
             return 0
-        if not value.strip().isdigit():
+        if not (value.strip().isascii() and value.strip().isdigit()):
             raise BadRequestError(f"Content-Length {value!r} is invalid: expected a byte count.")
         return int(value)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
+import zlib
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -64,14 +65,16 @@ def etag_of(entity: Any) -> str | None:
     return metadata.get("etag")
 
 
-# Reported products are kept as one compact JSON property of the environment,
-# so that a validation updates them with the same write as ``last_seen``. A
-# string property holds at most 32K UTF-16 characters; MAX_REPORTED entries of
-# the longest allowed fields stay under that.
+# Reported products are kept in one binary property of the environment
+# (zlib-compressed JSON), so that a validation updates them with the same write
+# as ``last_seen``. A binary property holds at most 64 KiB: the oldest entries
+# are dropped until the data fits in MAX_REPORTED_BYTES. A hundred products of
+# ordinary names compress to a few KiB.
 MAX_REPORTED = 100
+MAX_REPORTED_BYTES = 60_000
 
 
-def reported_to_json(reported: tuple[ReportedProduct, ...]) -> str:
+def encode_reported(reported: tuple[ReportedProduct, ...]) -> bytes:
     rows = [
         {
             "p": item.publisher_id,
@@ -84,13 +87,15 @@ def reported_to_json(reported: tuple[ReportedProduct, ...]) -> str:
         }
         for item in reported
     ]
-    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    return zlib.compress(text.encode("utf-8"))
 
 
-def reported_from_json(text: str | None) -> tuple[ReportedProduct, ...]:
-    if not text:
+def decode_reported(blob: bytes | None) -> tuple[ReportedProduct, ...]:
+    if not blob:
         return ()
 
+    text = zlib.decompress(blob).decode("utf-8")
     return tuple(
         ReportedProduct(
             publisher_id=row["p"],
@@ -116,8 +121,10 @@ def merge_reported(
         if current is None or current.last_seen <= item.last_seen:
             by_key[key] = item
 
-    newest = sorted(by_key.values(), key=lambda r: r.last_seen, reverse=True)
-    return tuple(newest[:MAX_REPORTED])
+    newest = sorted(by_key.values(), key=lambda r: r.last_seen, reverse=True)[:MAX_REPORTED]
+    while len(newest) > 1 and len(encode_reported(tuple(newest))) > MAX_REPORTED_BYTES:
+        newest.pop()
+    return tuple(newest)
 
 
 def environment_from_entity(entity: dict, decode_serial) -> Environment:
@@ -127,6 +134,6 @@ def environment_from_entity(entity: dict, decode_serial) -> Environment:
         serial_number=decode_serial(entity["PartitionKey"]),
         tenant=entity["RowKey"],
         customer_id=entity.get("customer_id") or None,
-        reported=reported_from_json(entity.get("reported_json")),
+        reported=decode_reported(entity.get("reported_blob")),
         etag=etag_of(entity),
     )

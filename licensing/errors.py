@@ -114,5 +114,5 @@ class SignerUnavailable(Unavailable):
 
 class AuthUnavailable(Unavailable):
     def __init__(self, retry_after: int = 30) -> None:
-        message = "The token signing keys of Entra ID cannot be fetched."
+        message = "Fetching the Entra ID token signing keys failed. Retry later."
         super().__init__(message, "AUTH_UNAVAILABLE", retry_after=retry_after)

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -14,6 +15,7 @@ from .errors import (
     InvalidInput,
     LicensingError,
     MethodNotAllowed,
+    Unauthorized,
     Unavailable,
     UnsupportedMediaType,
 )
@@ -48,6 +50,8 @@ def error_response(error: LicensingError) -> func.HttpResponse:
     if isinstance(error, MethodNotAllowed):
         headers["Allow"] = error.target or ""
         detail.pop("target")
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = error.challenge
 
     return json_response({"error": detail}, error.status, headers)
 
@@ -58,7 +62,8 @@ def handle(req: func.HttpRequest, handler: Callable[[func.HttpRequest], func.Htt
         return handler(req)
     except LicensingError as exc:
         if exc.status >= 500:
-            _LOGGER.warning("%s %s failed: %s", req.method, req.url, exc.code)
+            # The path only: the query string may carry the function key.
+            _LOGGER.warning("%s %s failed: %s", req.method, urlsplit(req.url).path, exc.code)
         return error_response(exc)
     except SettingsError as exc:
         _LOGGER.error("Configuration error: %s", exc)
@@ -79,15 +84,30 @@ def read_json(req: func.HttpRequest) -> Any:
 
     declared = req.headers.get("Content-Length") or ""
     body = req.get_body()
-    too_long = declared.isdigit() and int(declared) > MAX_BODY_BYTES
+    if declared and not (declared.isascii() and declared.isdigit()):
+        raise InvalidInput("Content-Length is not a byte count.", "Content-Length", "INVALID_HEADER")
+    too_long = declared and int(declared) > MAX_BODY_BYTES
     if too_long or len(body) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
 
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        # utf-8-sig also accepts the byte order mark that .NET writers may send.
+        return json.loads(
+            body.decode("utf-8-sig"),
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidInput("The body is not valid UTF-8 JSON.", code="INVALID_JSON") from exc
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """Build an object, rejecting a key given twice (which value would win is unclear)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("a key appears twice in one object")
+    return result

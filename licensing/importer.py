@@ -11,9 +11,12 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from . import keys, rules
+from .admin import audit
+from .admin.resources import CUSTOMERS, ENVIRONMENTS, LICENSES, PRODUCTS, PUBLISHERS
 from .errors import InvalidInput
 from .models import Customer, Environment, License, Product, Publisher
 from .storage import Store
@@ -52,6 +55,17 @@ def parse(data: Any) -> ImportPlan:
     _unique([p.id for p in publishers], "publishers", "publisher id")
     _unique([keys.product_key(p.publisher_id, p.name) for p in products], "products", "product")
     _unique([_customer_key(c.customer) for c in customers], "customers", "customer")
+    _unique(
+        [f"{e.tenant} {e.serial_number}" for c in customers for e in c.environments],
+        "customers",
+        "environment (tenant and serial)",
+    )
+    for index, item in enumerate(customers):
+        _unique(
+            [keys.product_key(lic.publisher_id, lic.product_name) for lic in item.licenses],
+            f"customers[{index}].products",
+            "product",
+        )
     return ImportPlan(publishers, products, customers)
 
 
@@ -88,11 +102,27 @@ def _unique(values: list[str], target: str, what: str) -> None:
         )
 
 
-class Importer:
-    """Writes an ImportPlan, counting what it created, updated and left alone."""
+# The admin resource of each record type: its audit name and id.
+_RESOURCES = {
+    Publisher: PUBLISHERS,
+    Product: PRODUCTS,
+    Customer: CUSTOMERS,
+    License: LICENSES,
+    Environment: ENVIRONMENTS,
+}
 
-    def __init__(self, store: Store) -> None:
+COMMAND_AUTHOR = audit.Author(object_id="import-command", name="import command")
+
+
+class Importer:
+    """Writes an ImportPlan, counting what it created, updated and left alone.
+
+    Every record it writes gets an ``import`` entry in the audit log.
+    """
+
+    def __init__(self, store: Store, author: audit.Author = COMMAND_AUTHOR) -> None:
         self.store = store
+        self.author = author
         self.counts: Counter[str] = Counter()
 
     def run(self, plan: ImportPlan) -> Counter[str]:
@@ -145,6 +175,17 @@ class Importer:
 
         put(record)
         self.counts["created" if stored is None else "updated"] += 1
+        resource = _RESOURCES[type(record)]
+        audit.record(
+            self.store.table("Audit"),
+            self.author,
+            "import",
+            resource.kind,
+            resource.identify(record),
+            resource.render(stored) if stored is not None else None,
+            resource.render(record),
+            datetime.now(UTC),
+        )
 
 
 def _check_references(

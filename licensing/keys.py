@@ -10,6 +10,7 @@ printable serial still works.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Characters Table Storage forbids in keys, and "%" so that encoding is
 # reversible.
@@ -27,6 +28,22 @@ DOMAIN = re.compile(
 )
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# Unicode categories no identifier or name needs: control, format (such as
+# U+200B and U+202E), surrogate, private use, unassigned, line and paragraph
+# separators. Lone surrogates also cannot be encoded as UTF-8.
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def printable(value: str, allow_newlines: bool = False) -> bool:
+    """Return True if ``value`` holds only visible characters and spaces."""
+    for character in value:
+        if allow_newlines and character in "\r\n\t":
+            continue
+        if unicodedata.category(character) in _UNPRINTABLE:
+            return False
+
+    return True
 
 
 def encode(value: str) -> str:

@@ -92,7 +92,7 @@ class _Fields:
     def text(self, name: str, pattern: re.Pattern | None, rule: str, max_length: int = 0) -> str:
         value = self.require(name, str)
         too_long = max_length and len(value) > max_length
-        if not value or too_long or keys.CONTROL.search(value):
+        if not value or too_long or not keys.printable(value):
             raise self.invalid(name, rule)
         if pattern is not None and not pattern.fullmatch(value):
             raise self.invalid(name, rule)
@@ -121,7 +121,7 @@ def _tenant(fields: _Fields) -> str:
 
 
 def _host_url(fields: _Fields) -> str:
-    rule = f"an https URL of at most {MAX_HOST_URL} characters"
+    rule = f"an https URL of at most {MAX_HOST_URL} characters, without user name or password"
     value = fields.text("hostUrl", None, rule, MAX_HOST_URL)
     try:
         parts = urlsplit(value)
@@ -130,7 +130,8 @@ def _host_url(fields: _Fields) -> str:
     except ValueError:
         raise fields.invalid("hostUrl", rule) from None
 
-    if parts.scheme.lower() != "https" or not host or " " in value:
+    has_credentials = parts.username is not None or parts.password is not None
+    if parts.scheme.lower() != "https" or not host or " " in value or has_credentials:
         raise fields.invalid("hostUrl", rule)
 
     return value

@@ -16,6 +16,7 @@ from .models import LICENSE_TYPES, Customer, Environment, License, Product, Publ
 
 EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 MAX_TEXT = 1000
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class Record:
@@ -47,7 +48,7 @@ class Record:
         value = self.value(name, str, "", required).strip()
         if required and not value:
             raise self.fail(name, "must not be blank.", "MISSING_FIELD")
-        if len(value) > limit or keys.CONTROL.search(value.replace("\n", "")):
+        if len(value) > limit or not keys.printable(value, allow_newlines=True):
             raise self.fail(name, f"must be at most {limit} printable characters.")
 
         return value
@@ -77,7 +78,7 @@ class Record:
             return None
 
         try:
-            return date.fromisoformat(value) if len(value) == 10 else _no_date()
+            return date.fromisoformat(value) if DATE.fullmatch(value) else _no_date()
         except ValueError:
             raise self.fail(name, f"is not a real date in YYYY-MM-DD form: {value!r}.") from None
 

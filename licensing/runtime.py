@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from . import auth
 from .settings import Settings, SettingsError
 from .signing import KeySource, PemFileKeySource, Signer
 from .storage import Store
@@ -48,6 +49,7 @@ def reset() -> None:
     global _services
     with _lock:
         _services = None
+    auth.reset()
 
 
 def now() -> datetime:
@@ -65,10 +67,21 @@ def build(settings: Settings, **store_options) -> Services:
     return Services(settings, store, signer, validator)
 
 
-def key_source(settings: Settings) -> KeySource:
+def key_source(settings: Settings, credential=None, **vault_options) -> KeySource:
+    """Pick the signing key source: Key Vault when LICENSING_KEY_VAULT_URL is set, else the file.
+
+    ``credential`` and ``vault_options`` go to the Key Vault clients; tests pass them.
+    """
+    if settings.key_vault_url:
+        # Imported here: the Key Vault module loads the Azure SDK only when used.
+        from .keyvault import vault_key_source
+
+        return vault_key_source(settings, credential, **vault_options)
+
     if settings.signing_key_file:
         return PemFileKeySource(settings.signing_key_file)
 
-    # NOTE: the Key Vault key source is not built yet; until it is, a
-    # deployment must provide LICENSING_SIGNING_KEY_FILE.
-    raise SettingsError("Set LICENSING_SIGNING_KEY_FILE to the PEM signing key")
+    raise SettingsError(
+        "Set LICENSING_KEY_VAULT_URL and LICENSING_SIGNING_KEY_NAME, or "
+        "LICENSING_SIGNING_KEY_FILE for local development"
+    )

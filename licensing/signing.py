@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .errors import SignerUnavailable
 
+_LOGGER = logging.getLogger(__name__)
+
 MIN_KEY_BITS = 2048
 
 
@@ -29,9 +32,13 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _unsigned_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
 def _uint(value: int) -> str:
     """Encode a positive integer as base64url of its unsigned big-endian bytes."""
-    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+    return b64url(_unsigned_bytes(value))
 
 
 def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
@@ -39,6 +46,43 @@ def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
     numbers = public_key.public_numbers()
     jwk = {"e": _uint(numbers.e), "kty": "RSA", "n": _uint(numbers.n)}
     return {**jwk, "kid": thumbprint(jwk), "alg": "RS256", "use": "sig"}
+
+
+def public_pem(public_key: rsa.RSAPublicKey) -> str:
+    """Return the SubjectPublicKeyInfo PEM of a public key."""
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def rsa_key_value_xml(public_key: rsa.RSAPublicKey) -> str:
+    """Return the public key as the RSAKeyValue XML that .NET's RSA.FromXmlString reads.
+
+    Modulus and Exponent are standard base64 (with padding) of the unsigned
+    big-endian bytes, without a leading zero byte.
+    """
+    numbers = public_key.public_numbers()
+    modulus = base64.b64encode(_unsigned_bytes(numbers.n)).decode("ascii")
+    exponent = base64.b64encode(_unsigned_bytes(numbers.e)).decode("ascii")
+    return f"<RSAKeyValue><Modulus>{modulus}</Modulus><Exponent>{exponent}</Exponent></RSAKeyValue>"
+
+
+def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    """Read an RSA public key from a PEM public or private key; raises ValueError.
+
+    The error message quotes none of the file's content.
+    """
+    if b"PRIVATE KEY" in pem:
+        return load_private_key(pem).public_key()
+
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a PEM public or private key") from exc
+
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("not an RSA key")
+    return key
 
 
 def thumbprint(jwk: dict[str, str]) -> str:
@@ -122,12 +166,28 @@ class PemFileKeySource:
         try:
             pem = self._path.read_bytes()
         except OSError as exc:
-            raise SignerUnavailable(f"Signing key file cannot be read: {exc.strerror}.") from exc
+            _LOGGER.error("Signing key file %s cannot be read: %s", self._path, exc.strerror)
+            raise SignerUnavailable() from exc
 
         try:
             return load_private_key(pem)
         except ValueError as exc:
-            raise SignerUnavailable(f"Signing key file {self._path.name} is {exc}.") from exc
+            # The reason names no part of the key; the file path stays in the log.
+            _LOGGER.error("Signing key file %s is %s", self._path, exc)
+            raise SignerUnavailable(f"The signing key is unusable: {exc}.") from exc
+
+
+class StaticKeySource:
+    """Holds one private key in memory: for test vectors and tools, not for the service."""
+
+    def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
+        self._key = LocalKey(private_key)
+
+    def current(self) -> LocalKey:
+        return self._key
+
+    def verification_keys(self) -> list[rsa.RSAPublicKey]:
+        return [self._key.public_key]
 
 
 class Signer:

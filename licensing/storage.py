@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -52,10 +54,10 @@ from azure.data.tables import TableServiceClient, TableTransactionError, UpdateM
 
 from . import keys
 from .entities import (
+    encode_reported,
     environment_from_entity,
     from_entity,
     merge_reported,
-    reported_to_json,
     to_entity,
 )
 from .errors import StorageUnavailable
@@ -78,6 +80,10 @@ CLIENT_OPTIONS = {
 }
 
 CUSTOMER_ROW = "customer"
+
+# Writers of one environment row that collide retry this often before the
+# reported products of one request are given up (last seen is still written).
+RECORD_ATTEMPTS = 12
 LICENSE_PREFIX = "license|"
 
 
@@ -94,7 +100,8 @@ def translated_errors() -> Iterator[None]:
         _LOGGER.warning("Table storage unreachable: %s", type(exc).__name__)
         raise StorageUnavailable() from exc
     except HttpResponseError as exc:
-        if isinstance(exc, (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError)):
+        expected = (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError)
+        if isinstance(exc, expected) and not missing_table(exc):
             raise
 
         _LOGGER.warning("Table storage failed with status %s", exc.status_code)
@@ -113,6 +120,22 @@ def license_entity(license: License) -> dict:
     entity = to_entity(license, license.customer_id, row)
     del entity["customer_id"]
     return entity
+
+
+def missing_table(exc: Exception) -> bool:
+    """Tell a missing table (storage not ready) from a missing row."""
+    return getattr(exc, "error_code", None) == "TableNotFound"
+
+
+def read_row(table, partition_key: str, row_key: str) -> dict | None:
+    """Point-read one row; None if it does not exist."""
+    with translated_errors():
+        try:
+            return table.get_entity(partition_key, row_key)
+        except ResourceNotFoundError as exc:
+            if missing_table(exc):
+                raise
+            return None
 
 
 class Store:
@@ -144,9 +167,12 @@ class Store:
         """
         options = {**CLIENT_OPTIONS, **options}
         if settings.tables_connection:
-            service = TableServiceClient.from_connection_string(
-                settings.tables_connection, **options
-            )
+            try:
+                service = TableServiceClient.from_connection_string(
+                    settings.tables_connection, **options
+                )
+            except ValueError as exc:
+                raise SettingsError("LICENSING_TABLES_CONNECTION is malformed") from exc
         elif settings.tables_endpoint:
             if credential is None:
                 # Imported here: azure-identity is slow to import and only
@@ -259,11 +285,9 @@ class Store:
     # Environments
 
     def get_environment(self, serial_number: str, tenant: str) -> Environment | None:
-        with translated_errors():
-            try:
-                entity = self._environments.get_entity(keys.encode(serial_number), tenant.lower())
-            except ResourceNotFoundError:
-                return None
+        entity = read_row(self._environments, keys.encode(serial_number), tenant.lower())
+        if entity is None:
+            return None
 
         return environment_from_entity(entity, keys.decode)
 
@@ -298,18 +322,34 @@ class Store:
         concurrent writer is detected by ETag; the row is then read again and
         merged, so neither first seen nor any reported product is lost.
         """
-        for _attempt in range(5):
+        for attempt in range(RECORD_ATTEMPTS):
             with translated_errors():
                 try:
                     self._write_sighting(known, sighting, reported, now)
                     return
-                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                    known = self.get_environment(sighting.serial_number, sighting.tenant)
+                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
+                    if missing_table(exc):
+                        raise
+                # Random back-off spreads out writers that collided.
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+                known = self.get_environment(sighting.serial_number, sighting.tenant)
 
         _LOGGER.warning(
-            "Validation of serial %s not recorded: the row kept changing",
+            "Validation of serial %s: reported products not merged after %s attempts",
             sighting.serial_number,
+            RECORD_ATTEMPTS,
         )
+        self._touch(sighting, now)
+
+    def _touch(self, sighting: Environment, now: datetime) -> None:
+        """Record last seen without the ETag check, when merging kept failing."""
+        changes = {
+            "PartitionKey": keys.encode(sighting.serial_number),
+            "RowKey": sighting.tenant.lower(),
+            "last_seen": now,
+        }
+        with translated_errors():
+            self._environments.upsert_entity(changes, mode=UpdateMode.MERGE)
 
     def _write_sighting(self, known, sighting, reported, now) -> None:
         if known is None:
@@ -320,7 +360,7 @@ class Store:
                 is_production=sighting.is_production,
                 first_seen=now,
                 last_seen=now,
-                reported=reported,
+                reported=merge_reported((), reported),
             )
             self._environments.create_entity(self._environment_entity(first))
             return
@@ -332,7 +372,7 @@ class Store:
             "is_production": sighting.is_production,
             "first_seen": known.first_seen or now,
             "last_seen": max(now, known.last_seen or now),
-            "reported_json": reported_to_json(merge_reported(known.reported, reported)),
+            "reported_blob": encode_reported(merge_reported(known.reported, reported)),
         }
         self._environments.update_entity(
             changes,
@@ -350,5 +390,5 @@ class Store:
         )
         del entity["serial_number"], entity["tenant"]
         if environment.reported:
-            entity["reported_json"] = reported_to_json(environment.reported)
+            entity["reported_blob"] = encode_reported(environment.reported)
         return entity

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from . import keys
 from .decisions import Decision, automatic_license, decide, local_date
@@ -63,55 +63,29 @@ class Validator:
         is recorded on the environment (an unknown serial becomes an
         unregistered environment) only once the token is signed.
         """
-        environment = self._store.get_environment(request.serial_number, request.tenant)
-        customer = None
+        known = self._store.get_environment(request.serial_number, request.tenant)
+        environment = known
+        customer, licenses, catalog = None, {}, Catalog({}, {})
         if environment is not None and environment.registered and environment.active:
-            customer, decisions = self._decide_registered(request, environment, now)
-        else:
-            decisions = [
-                decide(p.publisher_id, p.product_name, environment, None, None, now.date())
-                for p in request.products
-            ]
-
-        token = self._signer.sign(self._claims(request, environment, customer, decisions, now))
-        self._store.record_validation(environment, _sighting(request), _reported(request, now), now)
-        return token, decisions
-
-    def _decide_registered(
-        self, request: ValidationRequest, environment: Environment, now: datetime
-    ) -> tuple[Customer | None, list[Decision]]:
-        catalog = self._catalog.get()
-        customer, licenses = self._store.get_customer(environment.customer_id)
-        if customer is None:
-            _LOGGER.warning(
-                "Serial %s is registered to missing customer %s",
-                request.serial_number,
-                environment.customer_id,
-            )
-            environment = None
+            catalog = self._catalog.get()
+            customer, licenses = self._store.get_customer(environment.customer_id)
+            if customer is None:
+                _LOGGER.warning(
+                    "Serial %s is registered to missing customer %s; answered as unregistered",
+                    request.serial_number,
+                    environment.customer_id,
+                )
+                environment = None
 
         today = local_date(now, self._settings.time_zone)
-        created: list[License] = []
-        decisions = []
-        for item in request.products:
-            product = catalog.product(item.publisher_id, item.product_name)
-            license = licenses.get(keys.product_key(item.publisher_id, item.product_name))
-            if (
-                license is None
-                and product
-                and product.active
-                and product.disable_license_control
-                and customer
-            ):
-                license = automatic_license(customer, product)
-                created.append(license)
+        decisions, created = _decide_all(request, environment, customer, catalog, licenses, today)
+        claims = self._claims(request, environment, customer, decisions, catalog, now)
+        token = self._signer.sign(claims)
 
-            decisions.append(
-                decide(item.publisher_id, item.product_name, environment, product, license, today)
-            )
-
+        # Written only after signing, so that a signer failure leaves storage as it was.
         self._store.add_licenses(created)
-        return customer, decisions
+        self._store.record_validation(known, _sighting(request), _reported(request, now), now)
+        return token, decisions
 
     def _claims(
         self,
@@ -119,6 +93,7 @@ class Validator:
         environment: Environment | None,
         customer: Customer | None,
         decisions: list[Decision],
+        catalog: Catalog,
         now: datetime,
     ) -> dict:
         issued = int(now.timestamp())
@@ -134,17 +109,41 @@ class Validator:
             "jti": str(uuid.uuid4()),
             "environment": _environment_claim(environment, customer),
             "products": [
-                _decision_claim(decision, self._catalog_publisher(decision))
+                _decision_claim(decision, _publisher_name(catalog, decision))
                 for decision in decisions
             ],
         }
 
-    def _catalog_publisher(self, decision: Decision) -> str:
-        if decision.product is None:
-            return ""
 
-        publisher = self._catalog.get().publishers.get(decision.publisher_id)
-        return publisher.name if publisher else ""
+def _publisher_name(catalog: Catalog, decision: Decision) -> str:
+    publisher = catalog.publishers.get(decision.publisher_id)
+    return publisher.name if publisher and decision.product else ""
+
+
+def _decide_all(
+    request: ValidationRequest,
+    environment: Environment | None,
+    customer: Customer | None,
+    catalog: Catalog,
+    licenses: dict[str, License],
+    today: date,
+) -> tuple[list[Decision], list[License]]:
+    """Decide every product; also return the licenses disable license control creates."""
+    created: list[License] = []
+    decisions = []
+    for item in request.products:
+        product = catalog.product(item.publisher_id, item.product_name)
+        license = licenses.get(keys.product_key(item.publisher_id, item.product_name))
+        automatic = product and product.active and product.disable_license_control
+        if license is None and automatic and customer and environment and environment.active:
+            license = automatic_license(customer, product)
+            created.append(license)
+
+        decisions.append(
+            decide(item.publisher_id, item.product_name, environment, product, license, today)
+        )
+
+    return decisions, created
 
 
 def _environment_claim(environment: Environment | None, customer: Customer | None) -> dict:

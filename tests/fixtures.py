@@ -43,6 +43,8 @@ def service_env(azurite, table_prefix, key_file, monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("LICENSING_ISSUER", "https://licensing.test")
     for name in ("LICENSING_TABLES_ENDPOINT", "LICENSING_TIME_ZONE", "LICENSING_KEY_VAULT_URL"):
         monkeypatch.delenv(name, raising=False)
+    # Without it, validation telemetry is written to the log and never leaves the machine.
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
     runtime.reset()
     yield
     runtime.reset()

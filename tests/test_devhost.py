@@ -65,6 +65,18 @@ def empty(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
 
 
+@blueprint.route(route="v1/invocation", methods=["GET"])
+def invocation(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    received = {
+        "invocation_id": context.invocation_id,
+        "function_name": context.function_name,
+        "thread_invocation_id": context.thread_local_storage.invocation_id,
+        "traceparent": context.trace_context.trace_parent,
+        "tracestate": context.trace_context.trace_state,
+    }
+    return func.HttpResponse(json.dumps(received), mimetype="application/json")
+
+
 def build_app() -> func.FunctionApp:
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
     app.register_functions(blueprint)
@@ -329,7 +341,7 @@ def test_one_app_serves_several_servers() -> None:
     for _ in range(2):
         server = devhost.make_server(app, host="127.0.0.1", port=0)
         try:
-            assert len(server.routes) == 6
+            assert len(server.routes) == 7
         finally:
             server.server_close()
 
@@ -361,3 +373,44 @@ def test_unsupported_template_rejected(route: str) -> None:
 
     with pytest.raises(ValueError, match="Route"):
         devhost.make_server(app, host="127.0.0.1", port=0)
+
+
+def invocation_of(address: tuple[str, int], headers: dict[str, str] | None = None) -> dict:
+    status, _, body = call(address, "GET", "/api/v1/invocation", headers=headers)
+    assert status == 200
+    return json.loads(body)
+
+
+def test_context_passed_to_function_taking_one(address: tuple[str, int]) -> None:
+    first = invocation_of(address)
+    second = invocation_of(address)
+
+    assert first["function_name"] == "invocation"
+    assert first["thread_invocation_id"] == first["invocation_id"]
+    assert first["invocation_id"] != second["invocation_id"]
+    assert devhost.TRACEPARENT.fullmatch(first["traceparent"])
+    assert first["traceparent"].split("-")[1] != second["traceparent"].split("-")[1]
+
+
+def test_context_continues_incoming_trace(address: tuple[str, int]) -> None:
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    received = invocation_of(address, {"traceparent": incoming, "tracestate": "vendor=1"})
+
+    version, trace_id, parent_id, flags = received["traceparent"].split("-")
+    assert trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert parent_id != "00f067aa0ba902b7"
+    assert (version, flags) == ("00", "01")
+    assert received["tracestate"] == "vendor=1"
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    ["garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-ABC-def-01"],
+)
+def test_context_replaces_invalid_traceparent(address: tuple[str, int], incoming: str) -> None:
+    received = invocation_of(address, {"traceparent": incoming, "tracestate": "vendor=1"})
+
+    trace_id = received["traceparent"].split("-")[1]
+    assert devhost.TRACEPARENT.fullmatch(received["traceparent"])
+    assert trace_id not in incoming
+    assert received["tracestate"] == ""

@@ -149,3 +149,18 @@ def test_import_command_rejects_unreadable_file(service_env, tmp_path, capsys):
     path.write_text("{")
     assert main(["import", str(path)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_import_writes_audit_entries(store):
+    from licensing.admin import audit
+
+    Importer(store).run(parse(demo_data()))
+    first = list(store.table("Audit").list_entities())
+    Importer(store).run(parse(demo_data()))
+    second = list(store.table("Audit").list_entities())
+
+    assert len(first) == 25
+    assert len(second) == 25
+    entry = audit.view(first[0])
+    assert entry["action"] == "import"
+    assert entry["authorName"] == "import command"

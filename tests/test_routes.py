@@ -11,6 +11,7 @@ EXPECTED = {
     "validate": ("v1/validate", ["POST"], AuthLevel.FUNCTION),
     "keys": ("v1/keys", ["GET"], AuthLevel.ANONYMOUS),
     "health": ("v1/health", ["GET"], AuthLevel.ANONYMOUS),
+    "openapi_definition": ("v1/openapi.json", ["GET"], AuthLevel.ANONYMOUS),
     **{op.function_name: (op.route, [op.method], AuthLevel.ANONYMOUS) for op in OPERATIONS},
 }
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from azure.core.exceptions import ResourceNotFoundError
-
 from ..entities import from_entity
 from ..errors import InvalidInput
 from ..models import License
-from ..storage import CUSTOMER_ROW, LICENSE_PREFIX, Store, translated_errors
+from ..storage import CUSTOMER_ROW, LICENSE_PREFIX, Store, read_row, translated_errors
 
 WINDOWS = ("thisWeek", "thisMonth", "next3Months", "next6Months", "thisYear")
 
@@ -82,15 +80,9 @@ def expiring(store: Store, window: str, include_overdue: bool, today: date) -> d
 
 
 def _customers(store: Store, ids: set[str]) -> dict[str, dict]:
-    found = {}
-    with translated_errors():
-        for customer_id in ids:
-            try:
-                found[customer_id] = store.table("Customers").get_entity(customer_id, CUSTOMER_ROW)
-            except ResourceNotFoundError:
-                # A license whose customer row is missing is listed without names.
-                found[customer_id] = {}
-    return found
+    # A license whose customer row is missing is listed without names.
+    table = store.table("Customers")
+    return {customer_id: read_row(table, customer_id, CUSTOMER_ROW) or {} for customer_id in ids}
 
 
 def _item(license: License, customer: dict, today: date) -> dict:

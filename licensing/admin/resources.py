@@ -332,5 +332,5 @@ ENVIRONMENTS = Resource(
     check_create=_environment_create,
     belongs=lambda env, path: (env.customer_id or "") == path.get("customerId", ""),
     identify=lambda e: environment_id(e.serial_number, e.tenant),
-    preserve=("first_seen", "last_seen", "reported_json", "host_url", "is_production"),
+    preserve=("first_seen", "last_seen", "reported_blob", "host_url", "is_production"),
 )

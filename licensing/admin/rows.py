@@ -18,7 +18,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from ..entities import etag_of
 from ..errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from ..storage import translated_errors
+from ..storage import missing_table, read_row, translated_errors
 
 MAX_TOP = 1000
 DEFAULT_TOP = 100
@@ -31,11 +31,7 @@ class Page:
 
 
 def get(table: TableClient, partition_key: str, row_key: str) -> dict | None:
-    with translated_errors():
-        try:
-            return table.get_entity(partition_key, row_key)
-        except ResourceNotFoundError:
-            return None
+    return read_row(table, partition_key, row_key)
 
 
 def create(table: TableClient, entity: dict, what: str) -> str:
@@ -59,7 +55,9 @@ def replace(table: TableClient, entity: dict, etag: str, what: str) -> str:
                 etag=etag,
                 match_condition=MatchConditions.IfNotModified,
             )
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as exc:
+            if missing_table(exc):
+                raise
             raise NotFound(f"{what} was not found.") from None
         except ResourceModifiedError:
             raise _stale(what) from None

@@ -7,7 +7,7 @@ from collections import Counter
 
 import azure.functions as func
 
-from .. import http, runtime
+from .. import auth, http, runtime, telemetry
 from ..protocol import parse_validation_request
 
 _LOGGER = logging.getLogger(__name__)
@@ -16,19 +16,28 @@ bp = func.Blueprint()
 
 
 @bp.route(route="v1/validate", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-def validate(req: func.HttpRequest) -> func.HttpResponse:
-    """Answer a FinOps environment with signed license decisions."""
-    return http.handle(req, _validate)
+def validate(req: func.HttpRequest, context: func.Context = None) -> func.HttpResponse:
+    """Answer a FinOps environment with signed license decisions.
+
+    The Functions worker passes ``context``, whose trace context makes the storage
+    calls and the telemetry events children of the host's request. The worker
+    rejects any annotation but ``func.Context``, so the None default for callers
+    without an invocation (tests) is not spelled ``func.Context | None``.
+    """
+    with telemetry.invocation(context):
+        return http.handle(req, _validate)
 
 
 def _validate(req: func.HttpRequest) -> func.HttpResponse:
     http.require_method(req, "POST")
+    auth.authorize_validation(req)
     request = parse_validation_request(http.read_json(req))
     validator = runtime.services().validator
 
     token, decisions = validator.validate(request, runtime.now())
     counts = Counter(str(d.status) for d in decisions)
     _LOGGER.info("Validated serial %s: %s", request.serial_number, dict(counts))
+    telemetry.record_validation(request, decisions)
     return http.json_response({"token": token})
 
 
@@ -40,4 +49,5 @@ def keys(req: func.HttpRequest) -> func.HttpResponse:
 
 def _keys(req: func.HttpRequest) -> func.HttpResponse:
     http.require_method(req, "GET")
-    return http.json_response(runtime.services().signer.jwks())
+    # The public keys do not depend on storage, so they are served while it is down.
+    return http.json_response(runtime.services(prepare_tables=False).signer.jwks())

@@ -1,0 +1,24 @@
+"""GET /api/v1/openapi.json: the API definition, addressed to the host that serves it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from .. import http, openapi
+
+bp = func.Blueprint()
+
+
+@bp.route(route="v1/openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_definition(req: func.HttpRequest) -> func.HttpResponse:
+    """Serve the OpenAPI 2.0 definition of the whole API."""
+    return http.handle(req, _definition)
+
+
+def _definition(req: func.HttpRequest) -> func.HttpResponse:
+    http.require_method(req, "GET")
+    url = urlsplit(req.url)
+    scheme = url.scheme if url.scheme in ("http", "https") else "https"
+    return http.json_response(openapi.build(url.netloc or "localhost", scheme))
