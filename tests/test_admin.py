@@ -567,3 +567,32 @@ def test_audit_records_changes_with_author(admin):
     assert "after" not in entries[0]
     assert {e["authorName"] for e in entries} == {"local developer"}
     assert all(e["entityType"] == "publisher" for e in entries)
+
+
+# With Entra ID tokens (signing keys served on loopback by the auth tests' server)
+
+from tests.test_auth import USER_OID, entra, key_server, mint  # noqa: E402, F401
+
+
+def test_audit_names_caller_from_token(service_env, entra):
+    token = mint(roles=["Licenses.Admin"])
+    headers = {"Authorization": f"Bearer {token}"}
+    created = request("POST", "v1/publishers", {"id": NEW_PUBLISHER, "name": "Signed"}, headers)
+    assert created.status == 201
+
+    entries = request("GET", f"v1/audit?entityId={NEW_PUBLISHER}", headers=headers).body["items"]
+    assert entries[0]["authorId"] == USER_OID
+    assert entries[0]["authorName"] == "Megan Bowen"
+
+
+def test_write_needs_write_role(service_env, entra):
+    headers = {"Authorization": f"Bearer {mint(roles=['Licenses.Read'])}"}
+    response = request("POST", "v1/publishers", {"id": NEW_PUBLISHER, "name": "X"}, headers)
+    assert response.status == 403
+    assert request("GET", "v1/publishers", headers=headers).status == 200
+
+
+def test_admin_call_without_token_unauthorized(service_env, entra):
+    response = request("GET", "v1/publishers")
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")

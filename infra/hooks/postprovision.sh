@@ -115,7 +115,7 @@ create_vault_key() {
     echo "Created a new 3072-bit RSA key $name in Key Vault $vault."
 }
 
-# Write the public key of the current version to $public_key.
+# Write the public key of the newest version to $public_key.
 read_public_key() {
     if [[ $kind == key ]]; then
         az keyvault key download --vault-name "$vault" --name "$name" \
@@ -142,6 +142,17 @@ if [[ ! -s $public_key ]]; then
     read_public_key
 fi
 
+# The newest version is not the signing one while a rotation is staged. Then
+# `python -m licensing keys export` without --key lists every version with its role.
 echo
-echo "Public key of $name for the FinOps module (pin it; never fetch it from the service):"
-"$python" -m licensing keys export --key "$public_key"
+echo "Public key of the newest version of $name, to pin in the FinOps module."
+echo "The module must never fetch it from the service."
+echo
+echo "PEM (SubjectPublicKeyInfo):"
+"$python" -m licensing keys export --key "$public_key" --format pem
+echo
+echo "JWK (kid is the RFC 7638 thumbprint):"
+"$python" -m licensing keys export --key "$public_key" --format jwk
+echo
+echo "RSAKeyValue XML for .NET RSA.FromXmlString:"
+"$python" -m licensing keys export --key "$public_key" --format xml
