@@ -68,15 +68,16 @@ _LOGGER = logging.getLogger(__name__)
 
 TABLES = ("Catalog", "Customers", "Environments", "Audit")
 
-# Client behaviour: fail fast so that the caller answers 503 within a few
-# seconds instead of hanging. Two retries with exponential back-off, at most
-# 3 s to connect and 10 s to read each response.
+# Client behaviour: fail fast, so that the caller answers 503 within about
+# ten seconds instead of hanging. One retry after 0.3 s; at most 2 s to
+# connect and 4 s to wait for each response, so a storage endpoint that
+# accepts connections and never answers costs two 4 s waits.
 CLIENT_OPTIONS = {
-    "retry_total": 2,
-    "retry_backoff_factor": 0.4,
-    "retry_backoff_max": 2,
-    "connection_timeout": 3,
-    "read_timeout": 10,
+    "retry_total": 1,
+    "retry_backoff_factor": 0.3,
+    "retry_backoff_max": 1,
+    "connection_timeout": 2,
+    "read_timeout": 4,
 }
 
 CUSTOMER_ROW = "customer"
