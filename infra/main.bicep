@@ -64,6 +64,17 @@ param recheckHours int = 24
 @description('LICENSING_CATALOG_CACHE_SECONDS: lifetime of the product catalog cached by each worker.')
 param catalogCacheSeconds int = 60
 
+@minValue(0)
+@description('LICENSING_RATE_LIMIT_SERIAL_PER_HOUR: validations one instance allows per serial number per hour; 0 turns the limit off.')
+param rateLimitSerialPerHour int = 30
+
+@minValue(0)
+@description('LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE: validations one instance allows per client address per minute; 0 turns the limit off.')
+param rateLimitClientPerMinute int = 600
+
+@description('LICENSING_CORS_ORIGINS: comma-separated browser origins allowed to call the API, such as the Power Apps maker portal.')
+param corsOrigins string = 'https://make.powerapps.com,https://make.powerautomate.com'
+
 @description('LICENSING_AUTH_TENANT_ID: Entra tenant (GUID) that issues tokens for the admin API. Empty means the tenant of this deployment once authAudience is set.')
 param authTenantId string = ''
 
@@ -201,6 +212,9 @@ module api 'app/api.bicep' = {
     tokenLifetimeHours: tokenLifetimeHours
     recheckHours: recheckHours
     catalogCacheSeconds: catalogCacheSeconds
+    rateLimitSerialPerHour: rateLimitSerialPerHour
+    rateLimitClientPerMinute: rateLimitClientPerMinute
+    corsOrigins: corsOrigins
     authTenantId: effectiveAuthTenantId
     authAudience: authAudience
     authAuthority: environment().authentication.loginEndpoint

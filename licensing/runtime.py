@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from . import auth
+from .limits import RateLimiter
 from .settings import Settings, SettingsError
 from .signing import KeySource, PemFileKeySource, Signer
 from .storage import Store
@@ -22,6 +23,8 @@ class Services:
     store: Store
     signer: Signer
     validator: Validator
+    serial_limit: RateLimiter
+    client_limit: RateLimiter
 
 
 _lock = threading.Lock()
@@ -63,8 +66,10 @@ def build(settings: Settings, **store_options) -> Services:
     signer = Signer(key_source(settings))
     catalog = CatalogCache(store, settings.catalog_cache_seconds)
     validator = Validator(store, catalog, signer, settings)
+    serial_limit = RateLimiter(settings.rate_limit_serial_per_hour, 3600)
+    client_limit = RateLimiter(settings.rate_limit_client_per_minute, 60)
     _LOGGER.info("Services ready (table prefix %r)", settings.table_prefix)
-    return Services(settings, store, signer, validator)
+    return Services(settings, store, signer, validator, serial_limit, client_limit)
 
 
 def key_source(settings: Settings, credential=None, **vault_options) -> KeySource:

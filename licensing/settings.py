@@ -26,6 +26,9 @@ SETTINGS = {
     "LICENSING_TOKEN_LIFETIME_HOURS": "hours a token may be relied on offline",
     "LICENSING_RECHECK_HOURS": "hours after which a client asks again",
     "LICENSING_CATALOG_CACHE_SECONDS": "lifetime of the cached product catalog",
+    "LICENSING_RATE_LIMIT_SERIAL_PER_HOUR": "validations allowed per serial number per hour",
+    "LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE": "validations allowed per client address per minute",
+    "LICENSING_CORS_ORIGINS": "browser origins allowed to call the API",
     "LICENSING_AUTH_TENANT_ID": "Entra tenant that issues admin tokens",
     "LICENSING_AUTH_AUDIENCE": "audience of admin tokens",
     "LICENSING_AUTH_DISABLED": "true turns Entra checks off locally",
@@ -67,6 +70,8 @@ class Settings:
     token_lifetime_hours: int
     recheck_hours: int
     catalog_cache_seconds: float
+    rate_limit_serial_per_hour: int
+    rate_limit_client_per_minute: int
     signing_key_kind: str = "secret"
     signing_key_refresh_seconds: int = 300
     key_vault_client_id: str | None = None
@@ -113,9 +118,19 @@ class Settings:
             token_lifetime_hours=lifetime,
             recheck_hours=recheck,
             catalog_cache_seconds=_positive_int(env, "LICENSING_CATALOG_CACHE_SECONDS", 60),
+            rate_limit_serial_per_hour=_limit(env, "LICENSING_RATE_LIMIT_SERIAL_PER_HOUR", 30),
+            rate_limit_client_per_minute=_limit(env, "LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE", 600),
             **_key_vault_settings(env, get),
             **_auth_settings(get),
         )
+
+
+def _limit(env: Mapping[str, str], name: str, default: int) -> int:
+    """Read a rate limit; 0 turns it off."""
+    if env.get(name, "").strip() == "0":
+        return 0
+
+    return _positive_int(env, name, default)
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -8,11 +8,11 @@ one JSON log line instead, and no OpenTelemetry package is imported.
 With a connection string, the first use configures the Azure Monitor OpenTelemetry
 distro (``configure_azure_monitor``) once per process, in code. The Functions worker
 can configure the same distro itself when PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY
-is true; this module then uses the worker's configuration and adds none of its own,
-so that nothing is recorded twice. README.md ("Telemetry and privacy") explains the
-choice.
+is true. This module then uses the worker's configuration instead of configuring the
+distro again, so that nothing is recorded twice. README.md ("Telemetry and privacy")
+explains the choice.
 
-Telemetry never fails a validation: events go to the distro's batch processor, which
+Telemetry never fails a validation. Events go to the distro's batch processor, which
 exports from a background thread, and every error here is logged and dropped.
 """
 
@@ -214,7 +214,7 @@ def flush(timeout_seconds: float = FLUSH_TIMEOUT_SECONDS) -> bool:
     worker.join(timeout_seconds)
     if worker.is_alive():
         _LOGGER.warning(
-            "Pending telemetry was not exported within %.1f s; it is dropped", timeout_seconds
+            "Pending telemetry was not exported within %.1f s and is dropped", timeout_seconds
         )
         return False
 
@@ -326,7 +326,8 @@ def _build_sink(env: Mapping[str, str]) -> _LogLineSink | _OpenTelemetrySink:
 
         return _OpenTelemetrySink(get_logger_provider())
     except Exception as exc:
-        # The message of an invalid connection string can quote its instrumentation key.
+        # Only the exception type is logged, because its message may quote the
+        # connection string.
         _LOGGER.error(
             "Configuring Azure Monitor failed (%s); check %s. Validation events are "
             "written to the log instead",

@@ -41,6 +41,9 @@ def service_env(azurite, table_prefix, key_file, monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("LICENSING_TABLE_PREFIX", table_prefix)
     monkeypatch.setenv("LICENSING_SIGNING_KEY_FILE", str(key_file))
     monkeypatch.setenv("LICENSING_ISSUER", "https://licensing.test")
+    # Tests validate one serial many times; tests/test_limits.py turns the limits on.
+    monkeypatch.setenv("LICENSING_RATE_LIMIT_SERIAL_PER_HOUR", "0")
+    monkeypatch.setenv("LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE", "0")
     for name in ("LICENSING_TABLES_ENDPOINT", "LICENSING_TIME_ZONE", "LICENSING_KEY_VAULT_URL"):
         monkeypatch.delenv(name, raising=False)
     # Without it, validation telemetry is written to the log and never leaves the machine.

@@ -68,6 +68,15 @@ param recheckHours int
 @description('Value of LICENSING_CATALOG_CACHE_SECONDS.')
 param catalogCacheSeconds int
 
+@description('Value of LICENSING_RATE_LIMIT_SERIAL_PER_HOUR.')
+param rateLimitSerialPerHour int
+
+@description('Value of LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE.')
+param rateLimitClientPerMinute int
+
+@description('Value of LICENSING_CORS_ORIGINS.')
+param corsOrigins string
+
 @description('Value of LICENSING_AUTH_TENANT_ID.')
 param authTenantId string
 
@@ -135,6 +144,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
+      // The platform answers CORS preflight requests; only these origins pass.
+      cors: {
+        allowedOrigins: empty(corsOrigins) ? [] : split(corsOrigins, ',')
+      }
     }
     functionAppConfig: {
       deployment: {
@@ -186,6 +199,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     LICENSING_TOKEN_LIFETIME_HOURS: string(tokenLifetimeHours)
     LICENSING_RECHECK_HOURS: string(recheckHours)
     LICENSING_CATALOG_CACHE_SECONDS: string(catalogCacheSeconds)
+    LICENSING_RATE_LIMIT_SERIAL_PER_HOUR: string(rateLimitSerialPerHour)
+    LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE: string(rateLimitClientPerMinute)
+    LICENSING_CORS_ORIGINS: corsOrigins
     LICENSING_AUTH_TENANT_ID: authTenantId
     LICENSING_AUTH_AUDIENCE: authAudience
     LICENSING_AUTH_AUTHORITY: authAuthority

@@ -8,6 +8,7 @@ from collections import Counter
 import azure.functions as func
 
 from .. import auth, http, runtime, telemetry
+from ..limits import client_address
 from ..protocol import parse_validation_request
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,8 +32,13 @@ def validate(req: func.HttpRequest, context: func.Context = None) -> func.HttpRe
 def _validate(req: func.HttpRequest) -> func.HttpResponse:
     http.require_method(req, "POST")
     auth.authorize_validation(req)
+    services = runtime.services()
+    address = client_address(req.headers.get("X-Forwarded-For"))
+    services.client_limit.check(address, "this client address")
+
     request = parse_validation_request(http.read_json(req))
-    validator = runtime.services().validator
+    services.serial_limit.check(request.serial_number, f"serial {request.serial_number}")
+    validator = services.validator
 
     token, decisions = validator.validate(request, runtime.now())
     counts = Counter(str(d.status) for d in decisions)

@@ -1,0 +1,1 @@
+"""Benchmarks of the license service against a local Azurite; ``python -m bench`` runs them all."""

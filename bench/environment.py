@@ -1,0 +1,240 @@
+"""A throwaway Azurite, signing key and data set for one benchmark run.
+
+``prepared()`` starts Azurite's table service on a free loopback port with a data
+folder of its own, generates a signing key, imports demo/demo-data.json and the
+benchmark's own records (bench/data.py) under a fresh table prefix, and points the
+service's settings at them. Leaving the block stops Azurite and deletes the folder,
+also when the benchmark fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from . import data
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_TABLE = ROOT / "node_modules" / ".bin" / "azurite-table"
+DEMO_FILE = ROOT / "demo" / "demo-data.json"
+
+LOOPBACK = "127.0.0.1"
+AZURITE_START_SECONDS = 30.0
+STOP_SECONDS = 10.0
+
+# The size of the signing keys that infra/hooks/postprovision.sh creates in Key
+# Vault and `python -m licensing keys generate` writes by default.
+KEY_BITS = 3072
+
+# Azurite's fixed development account. The key is public, documented with
+# Azurite, and accepted by no real storage account.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+# Settings that would send telemetry or change the service's configuration.
+# They are removed so that a developer's shell does not change the figures.
+CLEARED_SETTINGS = (
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "LICENSING_TABLES_ENDPOINT",
+    "LICENSING_KEY_VAULT_URL",
+    "LICENSING_SIGNING_KEY_NAME",
+    "LICENSING_AUTH_TENANT_ID",
+    "LICENSING_AUTH_AUDIENCE",
+    "LICENSING_CATALOG_CACHE_SECONDS",
+    "LICENSING_TIME_ZONE",
+)
+
+
+class SetupError(Exception):
+    """A benchmark prerequisite failed; the message says what to do."""
+
+
+class Stopped(Exception):
+    """SIGTERM arrived; raised so that every started process is stopped on the way out."""
+
+
+@dataclass(frozen=True)
+class BenchEnvironment:
+    """Where the service under test keeps its tables and its signing key."""
+
+    connection_string: str
+    table_prefix: str
+    key_file: Path
+    workspace: Path
+
+    def settings(self) -> dict[str, str]:
+        """Return the environment variables that point the service at this run."""
+        return {
+            "LICENSING_TABLES_CONNECTION": self.connection_string,
+            "LICENSING_TABLE_PREFIX": self.table_prefix,
+            "LICENSING_SIGNING_KEY_FILE": str(self.key_file),
+            "LICENSING_AUTH_DISABLED": "true",
+            # The per-instance rate limits would answer most benchmark requests with
+            # 429, because each simulated environment asks far more often than
+            # hourly. 0 turns them off.
+            "LICENSING_RATE_LIMIT_SERIAL_PER_HOUR": "0",
+            "LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE": "0",
+            "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",
+            "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+        }
+
+    def child_environment(self) -> dict[str, str]:
+        """Return this process's environment with the service settings, for child processes."""
+        env = {k: v for k, v in os.environ.items() if k not in CLEARED_SETTINGS}
+        env.update(self.settings())
+        return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a child and wait for it; kill it after STOP_SECONDS."""
+    if process.poll() is not None:
+        return
+
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into Stopped, so that cleanup code runs as it does for Ctrl-C."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handle)
+
+
+@contextmanager
+def prepared() -> Iterator[BenchEnvironment]:
+    """Start Azurite, write a key and the data, and apply the service settings to os.environ."""
+    if not AZURITE_TABLE.exists():
+        raise SetupError(f"{AZURITE_TABLE} is missing; run `make node_modules` to install Azurite")
+
+    workspace = Path(tempfile.mkdtemp(prefix="licensing-bench-"))
+    try:
+        with azurite(workspace) as connection_string:
+            environment = BenchEnvironment(
+                connection_string=connection_string,
+                table_prefix="bench" + uuid.uuid4().hex[:10],
+                key_file=workspace / "signing-key.pem",
+                workspace=workspace,
+            )
+            _apply(environment)
+            _write_key(environment.key_file)
+            _import_data()
+            yield environment
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+@contextmanager
+def azurite(workspace: Path) -> Iterator[str]:
+    """Run Azurite's table service with its data in ``workspace``; yield its connection string."""
+    location = workspace / "azurite"
+    location.mkdir()
+    log_file = workspace / "azurite.log"
+    port = free_port()
+    command = [
+        str(AZURITE_TABLE),
+        "--tableHost",
+        LOOPBACK,
+        "--tablePort",
+        str(port),
+        "--location",
+        str(location),
+        # Without this flag Azurite sends usage telemetry to Microsoft.
+        "--disableTelemetry",
+        # Azurite rejects an x-ms-version newer than its release supports, and
+        # headers that it does not implement. Azure accepts both.
+        "--skipApiVersionCheck",
+        "--loose",
+    ]
+    # Output goes to a file: a pipe that nobody reads would fill up and block Azurite.
+    # Its own session keeps a Ctrl-C in the terminal from stopping it before the
+    # benchmark's cleanup does.
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workspace,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_port(process, port, log_file)
+        yield (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};"
+            f"TableEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};"
+        )
+    finally:
+        stop_process(process)
+
+
+def _wait_for_port(process: subprocess.Popen, port: int, log_file: Path) -> None:
+    deadline = time.monotonic() + AZURITE_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _fail_start(f"exited with code {process.returncode}", log_file)
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+
+    _fail_start(f"did not accept connections within {AZURITE_START_SECONDS:.0f} s", log_file)
+
+
+def _fail_start(reason: str, log_file: Path) -> None:
+    output = log_file.read_text(errors="replace").strip() or "(no output)"
+    raise SetupError(f"Azurite's table service {reason}. Its output:\n{output}")
+
+
+def _apply(environment: BenchEnvironment) -> None:
+    for name in CLEARED_SETTINGS:
+        os.environ.pop(name, None)
+    os.environ.update(environment.settings())
+
+
+def _write_key(path: Path) -> None:
+    from licensing.signing import generate_key
+
+    generate_key(path, KEY_BITS)
+
+
+def _import_data() -> None:
+    """Import the demo data and the benchmark's records with the service's importer."""
+    from licensing.importer import Importer, parse
+    from licensing.settings import Settings
+    from licensing.storage import Store
+
+    store = Store.from_settings(Settings.from_env())
+    store.ensure_tables()
+    for document in (json.loads(DEMO_FILE.read_text()), data.document()):
+        Importer(store).run(parse(document))
