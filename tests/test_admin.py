@@ -574,7 +574,8 @@ def test_audit_records_changes_with_author(admin):
 from tests.test_auth import USER_OID, entra, key_server, mint  # noqa: E402, F401
 
 
-def test_audit_names_caller_from_token(service_env, entra):
+@pytest.mark.usefixtures("entra")
+def test_audit_names_caller_from_token(service_env):
     token = mint(roles=["Licenses.Admin"])
     headers = {"Authorization": f"Bearer {token}"}
     created = request("POST", "v1/publishers", {"id": NEW_PUBLISHER, "name": "Signed"}, headers)
@@ -585,14 +586,16 @@ def test_audit_names_caller_from_token(service_env, entra):
     assert entries[0]["authorName"] == "Megan Bowen"
 
 
-def test_write_needs_write_role(service_env, entra):
+@pytest.mark.usefixtures("entra")
+def test_write_needs_write_role(service_env):
     headers = {"Authorization": f"Bearer {mint(roles=['Licenses.Read'])}"}
     response = request("POST", "v1/publishers", {"id": NEW_PUBLISHER, "name": "X"}, headers)
     assert response.status == 403
     assert request("GET", "v1/publishers", headers=headers).status == 200
 
 
-def test_admin_call_without_token_unauthorized(service_env, entra):
+@pytest.mark.usefixtures("entra")
+def test_admin_call_without_token_unauthorized(service_env):
     response = request("GET", "v1/publishers")
     assert response.status == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -228,7 +228,7 @@ def assert_unavailable(status: int, headers, code: str, elapsed: float) -> None:
     assert status == 503, code
     assert code == "STORAGE_UNAVAILABLE"
     assert int(headers["Retry-After"]) > 0
-    print("ELAPSED", code, round(elapsed, 2)); assert elapsed < OUTAGE_BOUND_SECONDS
+    assert elapsed < OUTAGE_BOUND_SECONDS
 
 
 def audit_entries(customer_name: str) -> list[dict]:
