@@ -8,6 +8,7 @@ date must not shift with a time zone. ``None`` is stored as a missing property.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 import zlib
@@ -41,7 +42,7 @@ def to_entity(record: object, partition_key: str, row_key: str, **extra: Any) ->
 
 
 def from_entity(cls: type[T], entity: dict, **overrides: Any) -> T:
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     values: dict[str, Any] = {}
     for item in dataclasses.fields(cls):
         if item.name in overrides or item.name not in entity:
@@ -54,6 +55,13 @@ def from_entity(cls: type[T], entity: dict, **overrides: Any) -> T:
 
     values.update(overrides)
     return cls(**values)
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    # get_type_hints evaluates every string annotation again on each call, which
+    # took about 0.3 ms per row read, so it runs once per record class.
+    return typing.get_type_hints(cls)
 
 
 def _is_date(hint: Any) -> bool:

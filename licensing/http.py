@@ -87,6 +87,8 @@ def _run(req: func.HttpRequest, handler) -> func.HttpResponse:
     except LicensingError as exc:
         if exc.status >= 500:
             _LOGGER.warning("%s %s failed: %s", req.method, path, exc.code)
+        else:
+            _LOGGER.info("%s %s rejected: %s %s", req.method, path, exc.status, exc.code)
         return error_response(exc)
     except SettingsError as exc:
         _LOGGER.error("Configuration error: %s", exc)

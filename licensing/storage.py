@@ -371,7 +371,8 @@ class Store:
             "RowKey": known.tenant.lower(),
             "host_url": sighting.host_url,
             "is_production": sighting.is_production,
-            "first_seen": known.first_seen or now,
+            # Writers that collided may land in any order: keep the earliest instant.
+            "first_seen": min(now, known.first_seen or now),
             "last_seen": max(now, known.last_seen or now),
             "reported_blob": encode_reported(merge_reported(known.reported, reported)),
         }

@@ -26,7 +26,7 @@ ACTIONS = ("create", "update", "delete", "import", "assign", "dismiss")
 
 @dataclass(frozen=True)
 class Author:
-    """Who made a change: the signed-in user or application, or a command."""
+    """The author of a change: the signed-in user or application, or a command."""
 
     object_id: str
     name: str

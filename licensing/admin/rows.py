@@ -1,7 +1,7 @@
 """Conditional reads and writes of table rows, and paged queries.
 
-Writes carry the ETag the caller read: Table Storage answers 412 when the row
-changed since, so no update is lost to a concurrent writer. Filters are
+Writes carry the ETag the caller read: Table Storage rejects the write with 412
+when the row changed since, so no update is lost to a concurrent writer. Filters are
 always parameterized (``@name``), never built from values.
 """
 
