@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 # metadata endpoints and sending statsbeat telemetry from dev machines and CI.
 export OTEL_EXPERIMENTAL_RESOURCE_DETECTORS := otel
 export APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL := true
+# The exporter also fetches settings from a Microsoft endpoint unless told not to.
+export APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED := true
 
 .PHONY: venv node_modules test run lint
 

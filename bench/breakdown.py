@@ -54,14 +54,18 @@ class BreakdownResult:
 
     @property
     def floor(self) -> float:
-        return self.environment_read + self.customer_query + self.environment_update + self.signature
+        return (
+            self.environment_read + self.customer_query + self.environment_update + self.signature
+        )
 
     @property
     def ratio(self) -> float:
         return self.handler / self.floor
 
 
-def run(iterations: int = DEFAULT_ITERATIONS, warmup: int = DEFAULT_WARMUP) -> list[BreakdownResult]:
+def run(
+    iterations: int = DEFAULT_ITERATIONS, warmup: int = DEFAULT_WARMUP
+) -> list[BreakdownResult]:
     """Measure every size in data.SIZES; the service settings must point at a prepared run."""
     with counting() as traffic:
         return [measure(size, iterations, warmup, traffic) for size in data.SIZES]

@@ -331,8 +331,9 @@ class Store:
                 except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
                     if missing_table(exc):
                         raise
-                # Random back-off spreads out writers that collided.
-                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+                # Random back-off that doubles (to at most 0.5 s) spreads out writers
+                # that collided, so that dozens of them at once still get through.
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
                 known = self.get_environment(sighting.serial_number, sighting.tenant)
 
         _LOGGER.warning(

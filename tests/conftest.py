@@ -16,6 +16,7 @@ import pytest
 # them they skip the cloud metadata endpoints and send no statsbeat telemetry.
 os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "otel")
 os.environ.setdefault("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
+os.environ.setdefault("APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED", "true")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_TABLE = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
