@@ -5,6 +5,8 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# Duration of the load benchmark in seconds: `make bench BENCH_SECONDS=10` for a quick run.
+BENCH_SECONDS ?= 60
 
 # Keep the Azure Monitor and OpenTelemetry packages from probing cloud
 # metadata endpoints and sending statsbeat telemetry from dev machines and CI.
@@ -13,7 +15,7 @@ export APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL := true
 # The exporter also fetches settings from a Microsoft endpoint unless told not to.
 export APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED := true
 
-.PHONY: venv node_modules test run lint
+.PHONY: venv node_modules test run lint bench
 
 venv: $(VENV_STAMP)
 
@@ -35,6 +37,10 @@ test: venv node_modules
 
 run: venv node_modules
 	$(VENV)/bin/python scripts/run_local.py
+
+# Starts its own Azurite on free ports; docs/benchmarks.md explains the figures.
+bench: venv node_modules
+	$(VENV)/bin/python -m bench --seconds $(BENCH_SECONDS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

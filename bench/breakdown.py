@@ -21,9 +21,11 @@ Run alone with ``.venv/bin/python -m bench.breakdown``.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import data, environment, stats
 from .traffic import HttpTraffic, counting
@@ -110,7 +112,7 @@ class _Probe:
         self._keys = (keys.encode(self._serial), data.BENCH_TENANT)
 
         settings = Settings.from_env()
-        self._key = load_private_key(open(settings.signing_key_file, "rb").read())
+        self._key = load_private_key(Path(settings.signing_key_file).read_bytes())
         self._padding = padding.PKCS1v15()
         self._hash = hashes.SHA256()
         self.reset()
@@ -162,11 +164,11 @@ class _Probe:
 
         if response.status_code != 200:
             raise RuntimeError(
-                f"validate answered {response.status_code}: {response.get_body()[:500]!r}"
+                f"validate returned status {response.status_code}: {response.get_body()[:500]!r}"
             )
         self._round_trips.append(sent.requests)
         self._new_connections += sent.connections
-        token = response.get_body().decode("ascii").split('"')[3]
+        token = json.loads(response.get_body())["token"]
         return token.rsplit(".", 1)[0].encode("ascii")
 
     def _floor(self, signing_input: bytes) -> None:

@@ -1,12 +1,12 @@
 """One cold start, run in a fresh interpreter by bench/cold_start.py.
 
-``python -m bench.cold_child service BODY_FILE`` imports function_app and answers one
-validation through the registered function. ``python -m bench.cold_child floor SERIAL
-TENANT SIGNED_BYTES`` imports only azure.functions, azure.data.tables and
+``python -m bench.cold_child service BODY_FILE`` imports function_app and processes one
+validation request through the registered function. ``python -m bench.cold_child floor PARTITION_KEY
+ROW_KEY SIGNED_BYTES`` imports only azure.functions, azure.data.tables and
 cryptography's RSA, makes the storage calls of a registered environment's first
 validation (environment, catalog, customer partition, environment update), loads the
 signing key and makes one signature over that many bytes. Both print one JSON line
-with the seconds from the first statement to the answer and the HTTP traffic they
+with the seconds from the first statement to the response and the HTTP traffic they
 made. Nothing but ``time`` is imported before the clock starts.
 """
 
@@ -48,8 +48,11 @@ def _count_traffic() -> _Traffic:
     return traffic
 
 
-def service(body_file: str) -> tuple[float, int]:
-    """Import the app and answer one validation; return the import time and the status."""
+def service(body_file: str) -> tuple[float, int, int]:
+    """Import the app and process one validation request.
+
+    Returns the import time, the status and the length of the signed part of the token.
+    """
     import function_app
 
     imported = time.perf_counter()
@@ -70,10 +73,12 @@ def service(body_file: str) -> tuple[float, int]:
         headers={"Content-Type": "application/json"},
         body=body,
     )
-    return imported - STARTED, validate(request).status_code
+    response = validate(request)
+    token = json.loads(response.get_body())["token"] if response.status_code == 200 else ""
+    return imported - STARTED, response.status_code, len(token.rsplit(".", 1)[0])
 
 
-def floor(serial_number: str, tenant: str, signed_bytes: int) -> tuple[float, int]:
+def floor(partition_key: str, row_key: str, signed_bytes: int) -> tuple[float, int]:
     """Do only what a first validation cannot avoid; return the import time and a status."""
     import azure.functions as func
     from azure.core import MatchConditions
@@ -85,32 +90,40 @@ def floor(serial_number: str, tenant: str, signed_bytes: int) -> tuple[float, in
     prefix = os.environ["LICENSING_TABLE_PREFIX"]
     service = TableServiceClient.from_connection_string(os.environ["LICENSING_TABLES_CONNECTION"])
     environments = service.get_table_client(prefix + "Environments")
-    entity = environments.get_entity(serial_number, tenant)
+    entity = environments.get_entity(partition_key, row_key)
     catalog = list(service.get_table_client(prefix + "Catalog").list_entities())
-    customer = list(
+    licenses = list(
         service.get_table_client(prefix + "Customers").query_entities(
             "PartitionKey eq @pk", parameters={"pk": entity["customer_id"]}
         )
     )
+    if not catalog or not licenses:
+        raise RuntimeError("the benchmark data is missing: no catalog or no customer rows")
+
     with open(os.environ["LICENSING_SIGNING_KEY_FILE"], "rb") as file:
         key = serialization.load_pem_private_key(file.read(), password=None)
     signature = key.sign(b"." * signed_bytes, padding.PKCS1v15(), hashes.SHA256())
+
+    # The fields that a validation merges into the environment row, with their sizes.
+    changes = {"PartitionKey": partition_key, "RowKey": row_key}
+    for name in ("host_url", "is_production", "first_seen", "last_seen", "reported_blob"):
+        changes[name] = entity[name]
     environments.update_entity(
-        {"PartitionKey": serial_number, "RowKey": tenant, "last_seen": entity["last_seen"]},
+        changes,
         mode=UpdateMode.MERGE,
         etag=entity.metadata["etag"],
         match_condition=MatchConditions.IfNotModified,
     )
     response = func.HttpResponse(json.dumps({"token": signature.hex()}), status_code=200)
-    assert catalog and customer
     return imported - STARTED, response.status_code
 
 
 def main() -> None:
     traffic = _count_traffic()
     mode, *arguments = sys.argv[1:]
+    signed_bytes = 0
     if mode == "service":
-        imports, status = service(*arguments)
+        imports, status, signed_bytes = service(*arguments)
     else:
         imports, status = floor(arguments[0], arguments[1], int(arguments[2]))
     elapsed = time.perf_counter() - STARTED
@@ -121,6 +134,7 @@ def main() -> None:
         "seconds": elapsed,
         "import_seconds": imports,
         "status": status,
+        "signed_bytes": signed_bytes,
         "requests": traffic.requests,
         "connections": traffic.connections,
         "heavy_modules": heavy,

@@ -84,7 +84,7 @@ class BenchEnvironment:
             "LICENSING_TABLE_PREFIX": self.table_prefix,
             "LICENSING_SIGNING_KEY_FILE": str(self.key_file),
             "LICENSING_AUTH_DISABLED": "true",
-            # The per-instance rate limits would answer most benchmark requests with
+            # The per-instance rate limits would reject most benchmark requests with
             # 429, because each simulated environment asks far more often than
             # hourly. 0 turns them off.
             "LICENSING_RATE_LIMIT_SERIAL_PER_HOUR": "0",

@@ -140,15 +140,23 @@ class Importer:
             stored = catalog.product(product.publisher_id, product.name)
             self._write(stored, product, self.store.put_product)
 
-        existing = {_customer_key(c): c for c in self.store.list_customers()}
+        unsearchable: set[str] = set()
+        existing = {_customer_key(c): c for c in self.store.list_customers(unsearchable)}
         for item in plan.customers:
-            self._import_customer(item, existing.get(_customer_key(item.customer)))
+            stored = existing.get(_customer_key(item.customer))
+            self._import_customer(item, stored, stored is not None and stored.id in unsearchable)
 
         return self.counts
 
-    def _import_customer(self, item: CustomerImport, stored: Customer | None) -> None:
+    def _import_customer(
+        self, item: CustomerImport, stored: Customer | None, rewrite: bool = False
+    ) -> None:
         customer_id = stored.id if stored else str(uuid.uuid4())
-        self._write(stored, replace(item.customer, id=customer_id), self.store.put_customer)
+        customer = replace(item.customer, id=customer_id)
+        if rewrite:
+            # An older row without the name search column: written again as it is.
+            self.store.put_customer(customer)
+        self._write(stored, customer, self.store.put_customer)
 
         _, licenses = self.store.get_customer(customer_id)
         for license in item.licenses:

@@ -16,6 +16,9 @@ import unicodedata
 # reversible.
 _ESCAPED = re.compile(r"[/\\#?%\x00-\x1f\x7f-\x9f]")
 
+# Characters Table Storage forbids in keys.
+_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
 GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 # X++ enum element names: the product name equals one.
@@ -44,6 +47,14 @@ def printable(value: str, allow_newlines: bool = False) -> bool:
             return False
 
     return True
+
+
+def is_valid_key(value: str) -> bool:
+    """Return True if Table Storage accepts ``value`` as a PartitionKey or RowKey.
+
+    NOTE: checks the characters only, not the 1 KiB limit.
+    """
+    return _FORBIDDEN.search(value) is None
 
 
 def encode(value: str) -> str:

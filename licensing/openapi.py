@@ -9,11 +9,13 @@ connectors accept OpenAPI 2.0 only, and read ``x-ms-summary`` (labels) and
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import typing
 from datetime import date, datetime
 
+from .admin.audit import ACTIONS
 from .admin.reports import WINDOWS
 from .api.admin import OPERATIONS, Operation
 from .decisions import Status
@@ -174,11 +176,18 @@ def definitions() -> dict:
             "properties": {
                 "id": prop("id", "string"),
                 "at": prop("at", "string", "date-time"),
-                "action": prop("action", "string"),
+                "action": prop("action", "string", enum=list(ACTIONS)),
                 "entityType": prop("entityType", "string"),
                 "entityId": prop("entityId", "string"),
                 "authorId": prop("authorId", "string"),
                 "authorName": prop("authorName", "string"),
+                "state": prop(
+                    "state",
+                    "string",
+                    enum=["done", "pending"],
+                    description="pending: storage failed while the change was made, "
+                    "so it may not have happened",
+                ),
                 "before": {
                     "type": "object",
                     "x-ms-summary": "Before",
@@ -196,6 +205,7 @@ def definitions() -> dict:
                         "code": prop("code", "string"),
                         "message": prop("message", "string"),
                         "target": prop("target", "string"),
+                        "requestId": prop("requestId", "string"),
                     },
                 }
             },
@@ -205,6 +215,10 @@ def definitions() -> dict:
     for name in ("Publisher", "Product", "Customer", "CustomerProduct", "Environment",
                  "InstalledProduct", "AuditEntry"):  # fmt: skip
         schemas[f"{name}List"] = _list(name)
+    # Update bodies: the URL names the record, so no field is required there.
+    for name in ("Publisher", "Product", "Customer", "CustomerProduct", "Environment"):
+        update = {key: value for key, value in schemas[name].items() if key != "required"}
+        schemas[f"{name}Update"] = copy.deepcopy(update)
     for schema in schemas.values():
         _label_properties(schema)
     return schemas
@@ -341,7 +355,9 @@ def _responses(status: int, schema: str | None, codes: tuple[str, ...]) -> dict:
     success: dict = {"description": "Success"}
     if schema:
         success["schema"] = _ref(schema)
-    if status != 204:
+    # Single records carry their ETag; lists carry one per item instead.
+    single = schema and not schema.endswith("List") and schema != "ExpiryReport"
+    if single:
         success["headers"] = {"ETag": {"type": "string", "description": "Version of the record"}}
     responses = {str(status): success}
     for code in codes:

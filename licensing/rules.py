@@ -44,11 +44,13 @@ class Record:
 
         return value
 
-    def text(self, name: str, required: bool = False, limit: int = MAX_TEXT) -> str:
+    def text(
+        self, name: str, required: bool = False, limit: int = MAX_TEXT, multiline: bool = True
+    ) -> str:
         value = self.value(name, str, "", required).strip()
         if required and not value:
             raise self.fail(name, "must not be blank.", "MISSING_FIELD")
-        if len(value) > limit or not keys.printable(value, allow_newlines=True):
+        if len(value) > limit or not keys.printable(value, allow_newlines=multiline):
             raise self.fail(name, f"must be at most {limit} printable characters.")
 
         return value
@@ -124,7 +126,8 @@ def customer(data: Any, path: str, customer_id: str = "") -> Customer:
 
 def environment(data: Any, path: str, customer_id: str) -> Environment:
     record = Record(data, path)
-    serial = record.text("serialNumber", required=True, limit=64)
+    # The same rule as the validation request, so every stored serial can validate.
+    serial = record.text("serialNumber", required=True, limit=64, multiline=False)
     return Environment(
         serial_number=serial,
         tenant=record.matching("tenant", keys.DOMAIN, "a domain name such as contoso.com").lower(),

@@ -60,7 +60,7 @@ from .entities import (
     merge_reported,
     to_entity,
 )
-from .errors import StorageUnavailable
+from .errors import InvalidInput, StorageUnavailable
 from .models import Catalog, Customer, Environment, License, Product, Publisher, ReportedProduct
 from .settings import Settings, SettingsError
 
@@ -80,12 +80,39 @@ CLIENT_OPTIONS = {
     "read_timeout": 4,
 }
 
+# Connections to the storage endpoint that the client keeps open for reuse.
+# requests keeps 10, so with more requests at once each extra one opened a
+# connection (a TCP and TLS handshake) and closed it after one call.
+POOL_CONNECTIONS = 64
+
 CUSTOMER_ROW = "customer"
 
 # Writers of one environment row that collide retry this often before the
 # reported products of one request are given up (last seen is still written).
 RECORD_ATTEMPTS = 12
 LICENSE_PREFIX = "license|"
+
+
+def pooled_transport(**options):
+    """Build the requests transport of the Table Storage client, with a pool of POOL_CONNECTIONS.
+
+    The transport reads its timeouts from ``options``, the options of the client.
+    """
+    # Imported here, as azure-core does, so that importing this module stays fast.
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    # azure-core retries by itself, so urllib3 must not retry as well (azure-core
+    # configures its own sessions the same way).
+    adapter = requests.adapters.HTTPAdapter(
+        pool_maxsize=POOL_CONNECTIONS,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return RequestsTransport(session=session, **options)
 
 
 def license_row(publisher_id: str, product_name: str) -> str:
@@ -104,6 +131,12 @@ def translated_errors() -> Iterator[None]:
         expected = (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError)
         if isinstance(exc, expected) and not missing_table(exc):
             raise
+
+        if exc.status_code == 400:
+            # A value storage cannot hold (a key or property it rejects): retrying
+            # cannot help, so the caller gets a 400, not a 503.
+            _LOGGER.warning("Table storage rejected a request: %s", getattr(exc, "error_code", ""))
+            raise InvalidInput("Storage rejected a value of this request as invalid.") from exc
 
         _LOGGER.warning("Table storage failed with status %s", exc.status_code)
         raise StorageUnavailable() from exc
@@ -130,6 +163,10 @@ def missing_table(exc: Exception) -> bool:
 
 def read_row(table, partition_key: str, row_key: str) -> dict | None:
     """Point-read one row; None if it does not exist."""
+    if not (keys.is_valid_key(partition_key) and keys.is_valid_key(row_key)):
+        # No row can have such a key, and Table Storage rejects a read of one with 400.
+        return None
+
     with translated_errors():
         try:
             return table.get_entity(partition_key, row_key)
@@ -167,6 +204,7 @@ class Store:
         With an endpoint, the identity needs Storage Table Data Contributor.
         """
         options = {**CLIENT_OPTIONS, **options}
+        options.setdefault("transport", pooled_transport(**options))
         if settings.tables_connection:
             try:
                 service = TableServiceClient.from_connection_string(
@@ -250,12 +288,20 @@ class Store:
 
         return customer, licenses
 
-    def list_customers(self) -> list[Customer]:
+    def list_customers(self, unsearchable: set[str] | None = None) -> list[Customer]:
+        """Return every customer; ids of rows without ``name_lower`` go into ``unsearchable``.
+
+        Rows written before the name search existed lack that column, and the
+        import rewrites them so that a name search finds them.
+        """
         with translated_errors():
-            entities = self._customers.query_entities(
-                "RowKey eq @row", parameters={"row": CUSTOMER_ROW}
+            entities = list(
+                self._customers.query_entities("RowKey eq @row", parameters={"row": CUSTOMER_ROW})
             )
-            return [from_entity(Customer, e, id=e["PartitionKey"]) for e in entities]
+
+        if unsearchable is not None:
+            unsearchable.update(e["PartitionKey"] for e in entities if "name_lower" not in e)
+        return [from_entity(Customer, e, id=e["PartitionKey"]) for e in entities]
 
     def put_customer(self, customer: Customer) -> None:
         entity = customer_entity(customer)
@@ -266,13 +312,14 @@ class Store:
         with translated_errors():
             self._customers.upsert_entity(license_entity(license), mode=UpdateMode.REPLACE)
 
-    def add_licenses(self, licenses: list[License]) -> None:
+    def add_licenses(self, licenses: list[License]) -> bool:
         """Insert licenses of one customer in one transaction, keeping existing ones.
 
-        A license that a concurrent request created first is left as it is.
+        Returns False when a concurrent request created them first, which are
+        then left as they are.
         """
         if not licenses:
-            return
+            return False
 
         operations = [("create", license_entity(item)) for item in licenses]
         with translated_errors():
@@ -282,6 +329,9 @@ class Store:
                 if exc.status_code != 409:
                     raise
                 _LOGGER.info("Licenses of customer %s already created", licenses[0].customer_id)
+                return False
+
+        return True
 
     # Environments
 
@@ -331,9 +381,9 @@ class Store:
                 except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
                     if missing_table(exc):
                         raise
-                # Random back-off that doubles (to at most 0.5 s) spreads out writers
+                # Random back-off that doubles (to at most 1 s) spreads out writers
                 # that collided, so that dozens of them at once still get through.
-                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+                time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
                 known = self.get_environment(sighting.serial_number, sighting.tenant)
 
         _LOGGER.warning(
@@ -344,7 +394,11 @@ class Store:
         self._touch(sighting, now)
 
     def _touch(self, sighting: Environment, now: datetime) -> None:
-        """Record last seen without the ETag check, when merging kept failing."""
+        """Record last seen without the ETag check, when merging kept failing.
+
+        NOTE: without the check, a later last seen written in between is set back
+        to ``now``, and a first seen earlier than the stored one is not kept.
+        """
         changes = {
             "PartitionKey": keys.encode(sighting.serial_number),
             "RowKey": sighting.tenant.lower(),

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from . import keys
 from .decisions import Decision, automatic_license, decide, local_date
-from .models import Catalog, Customer, Environment, License, ReportedProduct
+from .models import SYSTEM_AUTHOR, Catalog, Customer, Environment, License, ReportedProduct
 from .protocol import ValidationRequest
 from .settings import Settings
 from .signing import Signer
@@ -83,7 +83,8 @@ class Validator:
         token = self._signer.sign(claims)
 
         # Written only after signing, so that a signer failure leaves storage as it was.
-        self._store.add_licenses(created)
+        if self._store.add_licenses(created):
+            _audit_automatic(self._store, created, now)
         self._store.record_validation(known, _sighting(request), _reported(request, now), now)
         return token, decisions
 
@@ -113,6 +114,20 @@ class Validator:
                 for decision in decisions
             ],
         }
+
+
+def _audit_automatic(store: Store, licenses: list[License], now: datetime) -> None:
+    """Record the licenses that disable license control created, by ``system``."""
+    # Imported here: this runs once per customer and product, never on the usual path.
+    from .admin import audit
+    from .admin.resources import LICENSES
+
+    author = audit.Author(object_id=SYSTEM_AUTHOR, name=SYSTEM_AUTHOR)
+    for license in licenses:
+        after = LICENSES.render(license)
+        identity = LICENSES.identify(license)
+        table = store.table("Audit")
+        audit.record(table, author, "create", LICENSES.kind, identity, None, after, now)
 
 
 def _publisher_name(catalog: Catalog, decision: Decision) -> str:

@@ -68,9 +68,7 @@ def test_parallel_validations_of_new_serial(store, thread_clock):
 
     assert statuses == [200] * VALIDATIONS
     table = store.table("Environments")
-    rows = list(
-        table.query_entities("PartitionKey eq @pk", parameters={"pk": keys.encode(serial)})
-    )
+    rows = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": keys.encode(serial)}))
     assert len(rows) == 1
     assert rows[0]["RowKey"] == "contoso.com"
     assert rows[0]["customer_id"] == ""

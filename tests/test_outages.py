@@ -115,7 +115,7 @@ def admin_env(service_env, monkeypatch) -> None:
 
 
 class HangingServer:
-    """A loopback TCP server that accepts connections and never answers."""
+    """A loopback TCP server that accepts connections and never sends a response."""
 
     def __init__(self) -> None:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -153,12 +153,14 @@ class HangingServer:
 class StallingProxy:
     """A loopback TCP proxy to Azurite that, while ``stalled`` is set, forwards nothing.
 
-    Connections stay open and requests get no answer, as from storage that hangs.
+    Connections stay open and requests get no response, as from storage that hangs.
+    A request that contains ``stall_on`` sets ``stalled`` and is not forwarded.
     """
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.stalled = threading.Event()
+        self.stall_on: bytes | None = None
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind((AZURITE_HOST, 0))
         self._listener.listen(64)
@@ -191,13 +193,15 @@ class StallingProxy:
                 if not data:
                     sink.shutdown(socket.SHUT_WR)
                     return
+                if self.stall_on is not None and self.stall_on in data:
+                    self.stalled.set()
                 if not self.stalled.is_set():
                     sink.sendall(data)
             except OSError:
                 return
 
     def close(self) -> None:
-        # shutdown() wakes the thread blocked in accept(); close() alone may not.
+        # shutdown() wakes the thread blocked in accept(), which close() alone may not do.
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
@@ -238,7 +242,8 @@ def audit_entries(customer_name: str) -> list[dict]:
     return [
         entry
         for entry in response.body["items"]
-        if customer_name in (entry.get("after", {}).get("name"), entry.get("before", {}).get("name"))
+        if customer_name
+        in (entry.get("after", {}).get("name"), entry.get("before", {}).get("name"))
     ]
 
 
@@ -251,7 +256,7 @@ def customers_named(name: str) -> list[dict]:
 # Azurite stopped and started again
 
 
-def test_storage_stopped_answers_503_and_recovers(admin_env, own_azurite, monkeypatch):
+def test_storage_stopped_returns_503_then_recovers(admin_env, own_azurite, monkeypatch):
     monkeypatch.setenv("LICENSING_TABLES_CONNECTION", own_azurite.connection)
     runtime.reset()
     store = Store.from_settings(Settings.from_env())
@@ -280,7 +285,8 @@ def test_storage_stopped_answers_503_and_recovers(admin_env, own_azurite, monkey
     updated, elapsed = timed(lambda: request("PUT", contoso_path, renamed, headers))
     assert_unavailable(updated.status, updated.headers, updated.body["error"]["code"], elapsed)
 
-    # Same port and data folder; the service keeps its clients (no runtime.reset).
+    # Azurite starts again on the same port and data folder. The service keeps its
+    # clients: no runtime.reset.
     own_azurite.start()
 
     assert post_validate(CONTOSO_BODY).status_code == 200
@@ -295,7 +301,7 @@ def test_storage_stopped_answers_503_and_recovers(admin_env, own_azurite, monkey
     assert len(audit_entries("Contoso Pty Ltd")) == 1
 
 
-def test_storage_never_started_answers_503(admin_env, monkeypatch):
+def test_storage_never_started_returns_503(admin_env, monkeypatch):
     # Nothing listens on this port: every connection is refused.
     monkeypatch.setenv("LICENSING_TABLES_CONNECTION", connection_string(free_port()))
     runtime.reset()
@@ -306,10 +312,10 @@ def test_storage_never_started_answers_503(admin_env, monkeypatch):
     )
 
 
-# Storage that accepts connections and never answers
+# Storage that accepts connections and never responds
 
 
-def test_hanging_storage_validate_answers_503(admin_env, hanging_server, monkeypatch):
+def test_hanging_storage_validate_returns_503(admin_env, hanging_server, monkeypatch):
     monkeypatch.setenv("LICENSING_TABLES_CONNECTION", connection_string(hanging_server.port))
     runtime.reset()
 
@@ -321,7 +327,7 @@ def test_hanging_storage_validate_answers_503(admin_env, hanging_server, monkeyp
     )
 
 
-def test_storage_stalled_mid_run_answers_503(admin_env, own_azurite, monkeypatch):
+def test_storage_stalled_mid_run_returns_503(admin_env, own_azurite, monkeypatch):
     proxy = StallingProxy(own_azurite.port)
     try:
         monkeypatch.setenv("LICENSING_TABLES_CONNECTION", connection_string(proxy.port))
@@ -348,10 +354,32 @@ def test_storage_stalled_mid_run_answers_503(admin_env, own_azurite, monkeypatch
         proxy.close()
 
 
+def test_stalled_audit_write_leaves_no_row(admin_env, own_azurite, table_prefix, monkeypatch):
+    proxy = StallingProxy(own_azurite.port)
+    try:
+        monkeypatch.setenv("LICENSING_TABLES_CONNECTION", connection_string(proxy.port))
+        runtime.reset()
+        assert request("GET", "v1/customers").status == 200
+        # Storage stops responding at the audit entry, after the customer row is written.
+        proxy.stall_on = f"POST /{AZURITE_ACCOUNT}/{table_prefix}Audit ".encode()
+
+        created, elapsed = timed(lambda: request("POST", "v1/customers", {"name": "Half Coffee"}))
+
+        assert_unavailable(created.status, created.headers, created.body["error"]["code"], elapsed)
+    finally:
+        proxy.close()
+
+    # Read from Azurite directly, past the proxy.
+    monkeypatch.setenv("LICENSING_TABLES_CONNECTION", own_azurite.connection)
+    runtime.reset()
+    assert customers_named("Half Coffee") == []
+    assert audit_entries("Half Coffee") == []
+
+
 # Signing key file missing, then created
 
 
-def test_missing_key_file_answers_503_and_recovers(demo, key_file, tmp_path, monkeypatch):
+def test_missing_key_file_returns_503_then_recovers(demo, key_file, tmp_path, monkeypatch):
     key_path = tmp_path / "later" / "signing-key.pem"
     monkeypatch.setenv("LICENSING_SIGNING_KEY_FILE", str(key_path))
     runtime.reset()
@@ -374,7 +402,7 @@ def test_missing_key_file_answers_503_and_recovers(demo, key_file, tmp_path, mon
     _, licenses = demo.get_customer(customer_id)
     assert f"{FABRIKAM}|fleettelematics" not in licenses
 
-    # The key appears; the same worker signs with it on the next request.
+    # The key file appears, and the same worker signs with it on the next request.
     key_path.parent.mkdir()
     shutil.copyfile(key_file, key_path)
 

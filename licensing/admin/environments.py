@@ -31,54 +31,49 @@ def _unregistered_row(service: AdminService, environment_id: str) -> dict:
     return row
 
 
+def _customer_exists(service: AdminService, customer_id: str) -> None:
+    if rows.get(service.store.table("Customers"), customer_id, CUSTOMER_ROW) is None:
+        raise NotFound(f"Customer {customer_id} was not found.", "customerId")
+
+
 def assign(
     service: AdminService, environment_id: str, customer_id: str, etag: str, author: audit.Author
 ) -> Item:
     """Register an unregistered environment to a customer, keeping what it reported."""
     row = _unregistered_row(service, environment_id)
-    if rows.get(service.store.table("Customers"), customer_id, CUSTOMER_ROW) is None:
-        raise NotFound(f"Customer {customer_id} was not found.", "customerId")
+    _customer_exists(service, customer_id)
 
     before = ENVIRONMENTS.render(ENVIRONMENTS.load(row))
     entity = {**row, "customer_id": customer_id, "active": True}
+    after = ENVIRONMENTS.render(ENVIRONMENTS.load(entity))
     table = service.store.table("Environments")
-    new_etag = rows.replace(table, entity, etag, "The environment")
+    audit_table = service.store.table("Audit")
+    at = service.clock()
+    with audit.change(
+        audit_table, author, "assign", "environment", environment_id, before, after, at
+    ):
+        new_etag = rows.replace(table, entity, etag, "The environment")
+        # Checked again after the write: a customer deleted meanwhile sees this
+        # environment and stays, or this assignment sees the customer gone and undoes.
+        try:
+            _customer_exists(service, customer_id)
+        except NotFound:
+            rows.restore(table, row)
+            raise
 
-    item = service.show(ENVIRONMENTS, ENVIRONMENTS.load(entity), new_etag)
-    after = {key: value for key, value in item.body.items() if key != "etag"}
-    audit.record(
-        service.store.table("Audit"),
-        author,
-        "assign",
-        "environment",
-        environment_id,
-        before,
-        after,
-        service.clock(),
-    )
-    return item
+    return service.show(ENVIRONMENTS, ENVIRONMENTS.load(entity), new_etag)
 
 
 def dismiss(service: AdminService, environment_id: str, etag: str, author: audit.Author) -> None:
     row = _unregistered_row(service, environment_id)
     before = ENVIRONMENTS.render(ENVIRONMENTS.load(row))
-    rows.delete(
-        service.store.table("Environments"),
-        row["PartitionKey"],
-        row["RowKey"],
-        etag,
-        "The environment",
-    )
-    audit.record(
-        service.store.table("Audit"),
-        author,
-        "dismiss",
-        "environment",
-        environment_id,
-        before,
-        None,
-        service.clock(),
-    )
+    table = service.store.table("Environments")
+    audit_table = service.store.table("Audit")
+    at = service.clock()
+    with audit.change(
+        audit_table, author, "dismiss", "environment", environment_id, before, None, at
+    ):
+        rows.delete(table, row["PartitionKey"], row["RowKey"], etag, "The environment")
 
 
 def installed_products(service: AdminService, environment_id: str) -> list[dict]:

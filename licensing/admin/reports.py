@@ -20,7 +20,8 @@ from ..storage import CUSTOMER_ROW, LICENSE_PREFIX, Store, read_row, translated_
 
 WINDOWS = ("thisWeek", "thisMonth", "next3Months", "next6Months", "thisYear")
 
-# The report reads every matching license; past this many it stops and says so.
+# The report lists at most this many licenses, the soonest to expire, and says
+# when it left some out.
 MAX_ROWS = 5000
 
 
@@ -58,14 +59,14 @@ def expiring(store: Store, window: str, include_overdue: bool, today: date) -> d
         clauses.append("expiration_date ge @first")
         parameters["first"] = today.isoformat()
 
-    licenses = []
     with translated_errors():
         rows = store.table("Customers").query_entities(" and ".join(clauses), parameters=parameters)
-        for row in rows:
-            licenses.append(from_entity(License, row, customer_id=row["PartitionKey"]))
-            if len(licenses) >= MAX_ROWS:
-                break
+        licenses = [from_entity(License, row, customer_id=row["PartitionKey"]) for row in rows]
 
+    # Soonest first, then cut: the rows come in customer order, not by date.
+    licenses.sort(key=lambda item: (item.expiration_date, item.customer_id))
+    truncated = len(licenses) > MAX_ROWS
+    licenses = licenses[:MAX_ROWS]
     customers = _customers(store, {item.customer_id for item in licenses})
     items = [_item(item, customers.get(item.customer_id, {}), today) for item in licenses]
     items.sort(key=lambda entry: (entry["expirationDate"], entry["customerName"]))
@@ -74,7 +75,7 @@ def expiring(store: Store, window: str, include_overdue: bool, today: date) -> d
         "from": today.isoformat(),
         "to": last.isoformat(),
         "includeOverdue": include_overdue,
-        "truncated": len(licenses) >= MAX_ROWS,
+        "truncated": truncated,
         "items": items,
     }
 

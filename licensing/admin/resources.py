@@ -51,12 +51,16 @@ class Resource:
 
 def fixed(body: dict, **values: str) -> dict:
     """Merge the URL's key fields into a body, refusing a body that changes them."""
+    merged = dict(body)
     for name, value in values.items():
         given = body.get(name)
         if given is not None and str(given).lower() != value.lower():
             raise InvalidInput(f"{name} cannot be changed; it is part of the URL.", name)
+        # The body's spelling wins over the URL's when they differ only in case.
+        if not isinstance(given, str):
+            merged[name] = value
 
-    return {**body, **values}
+    return merged
 
 
 def _exists(store: Store, table: str, query: str, **parameters) -> dict | None:
@@ -147,9 +151,16 @@ def _customer_number_free(store: Store, customer: Customer) -> None:
     if not customer.customer_number:
         return
 
-    query = "RowKey eq @row and customer_number eq @number"
-    other = _exists(store, "Customers", query, row=CUSTOMER_ROW, number=customer.customer_number)
-    if other and other["PartitionKey"] != customer.id:
+    query = "RowKey eq @row and customer_number eq @number and PartitionKey ne @self"
+    other = _exists(
+        store,
+        "Customers",
+        query,
+        row=CUSTOMER_ROW,
+        number=customer.customer_number,
+        self=customer.id,
+    )
+    if other:
         raise Conflict(
             f"Customer number {customer.customer_number} belongs to customer "
             f"{other.get('name', '')}.",

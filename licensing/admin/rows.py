@@ -10,18 +10,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from .. import keys
 from ..entities import etag_of
 from ..errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from ..storage import missing_table, read_row, translated_errors
 
 MAX_TOP = 1000
 DEFAULT_TOP = 100
+# Continuation tokens of real pages hold two keys of at most 1 KiB each.
+MAX_TOKEN_CHARS = 4096
+
+# Table Storage ETags: W/"datetime'<URL-encoded timestamp>'".
+ETAG = re.compile(r"W/\"datetime'[0-9A-Za-z%.:_-]{1,64}'\"")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ def create(table: TableClient, entity: dict, what: str) -> str:
 
 def replace(table: TableClient, entity: dict, etag: str, what: str) -> str:
     """Replace a row if it still has ``etag``; return the new ETag."""
+    _check_etag(etag, what)
     with translated_errors():
         try:
             metadata = table.update_entity(
@@ -66,6 +74,9 @@ def replace(table: TableClient, entity: dict, etag: str, what: str) -> str:
 
 
 def delete(table: TableClient, partition_key: str, row_key: str, etag: str, what: str) -> None:
+    _check_etag(etag, what)
+    # The SDK ignores a 404 on delete; the status tells a second delete of one row.
+    answered: dict = {}
     with translated_errors():
         try:
             table.delete_entity(
@@ -73,9 +84,33 @@ def delete(table: TableClient, partition_key: str, row_key: str, etag: str, what
                 row_key,
                 etag=etag,
                 match_condition=MatchConditions.IfNotModified,
+                raw_response_hook=lambda response: answered.update(
+                    status=response.http_response.status_code
+                ),
             )
         except ResourceModifiedError:
             raise _stale(what) from None
+
+    if answered.get("status") == 404:
+        raise NotFound(f"{what} was not found.")
+
+
+def undo_create(table: TableClient, partition_key: str, row_key: str) -> None:
+    """Delete a row this request just created, whatever its ETag."""
+    with translated_errors():
+        table.delete_entity(partition_key, row_key)
+
+
+def restore(table: TableClient, row: dict) -> None:
+    """Write back a row as it was read, after a change that had to be undone."""
+    with translated_errors():
+        table.upsert_entity(dict(row), mode=UpdateMode.REPLACE)
+
+
+def _check_etag(etag: str, what: str) -> None:
+    # Storage answers 400 to a malformed ETag; no record has one, so it is stale.
+    if not ETAG.fullmatch(etag):
+        raise _stale(what)
 
 
 def _stale(what: str) -> PreconditionFailed:
@@ -128,6 +163,11 @@ def decode_token(token: str | None) -> dict | None:
     if not token:
         return None
 
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InvalidInput(
+            "pageToken is too long: use the nextLink of the previous page.", "pageToken"
+        )
+
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value = json.loads(raw)
@@ -135,7 +175,12 @@ def decode_token(token: str | None) -> dict | None:
         value = None
 
     valid = isinstance(value, dict) and set(value) <= {"PartitionKey", "RowKey"}
-    if not valid or not all(isinstance(v, (str, type(None))) for v in value.values()):
+    if valid:
+        texts = [v for v in value.values() if v is not None]
+        valid = all(
+            isinstance(v, str) and keys.printable(v) and keys.is_valid_key(v) for v in texts
+        )
+    if not valid:
         raise InvalidInput(
             "pageToken is invalid: use the nextLink of the previous page.", "pageToken"
         )

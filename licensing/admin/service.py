@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from ..errors import NotFound
+from ..errors import LicensingError, NotFound
 from ..storage import Store
 from . import audit, rows
 from .resources import Resource
@@ -63,10 +63,17 @@ class AdminService:
         record = _with_author(resource.parse(body, path), author)
         resource.check_create(self.store, record)
 
-        etag = rows.create(self.store.table(resource.table), resource.save(record), resource.kind)
-        item = self.show(resource, record, etag)
-        self._audit(author, "create", resource, record, None, item.body)
-        return item
+        table = self.store.table(resource.table)
+        row = resource.save(record)
+        after = self._plain(resource, record)
+        with self._audited(author, "create", resource, record, None, after):
+            etag = rows.create(table, row, resource.kind)
+            self._check_again(
+                resource.check_create,
+                record,
+                lambda: rows.undo_create(table, row["PartitionKey"], row["RowKey"]),
+            )
+        return self.show(resource, record, etag)
 
     def update(
         self, resource: Resource, path: dict, body: dict, etag: str, author: audit.Author
@@ -77,26 +84,46 @@ class AdminService:
 
         entity = resource.save(record)
         entity.update({name: row[name] for name in resource.preserve if name in row})
-        new_etag = rows.replace(self.store.table(resource.table), entity, etag, resource.kind)
+        table = self.store.table(resource.table)
         after = resource.load(entity)
-        item = self.show(resource, after, new_etag)
-        self._audit(author, "update", resource, after, self._plain(resource, before), item.body)
-        return item
+        views = (self._plain(resource, before), self._plain(resource, after))
+        with self._audited(author, "update", resource, after, *views):
+            new_etag = rows.replace(table, entity, etag, resource.kind)
+            self._check_again(resource.check_create, record, lambda: rows.restore(table, row))
+        return self.show(resource, after, new_etag)
 
     def delete(self, resource: Resource, path: dict, etag: str, author: audit.Author) -> None:
         record, row = self.read(resource, path)
         resource.check_delete(self.store, record)
 
         table = self.store.table(resource.table)
-        rows.delete(table, row["PartitionKey"], row["RowKey"], etag, resource.kind)
         before = self._plain(resource, record)
-        self._audit(author, "delete", resource, record, before, None)
+        with self._audited(author, "delete", resource, record, before, None):
+            rows.delete(table, row["PartitionKey"], row["RowKey"], etag, resource.kind)
+            self._check_again(resource.check_delete, record, lambda: rows.restore(table, row))
+
+    def _check_again(self, check, record: Any, undo: Callable[[], None]) -> None:
+        """Run a rule again after the write, and undo the write if it now fails.
+
+        A rule checked only before a write races a concurrent writer: a license
+        created while its customer is deleted, two customers given one number.
+        Both sides write first and check second, so at least one of them sees
+        the other's write and undoes its own (sometimes both do, and both
+        callers get the error).
+        """
+        try:
+            check(self.store, record)
+        except LicensingError:
+            _LOGGER.info("A concurrent change broke a rule; undoing this write")
+            undo()
+            raise
 
     def _plain(self, resource: Resource, record: Any) -> dict:
         return {**resource.render(record), **resource.derive(record, self.today())}
 
-    def _audit(self, author, action, resource, record, before, after) -> None:
-        audit.record(
+    def _audited(self, author, action, resource, record, before, after):
+        """Wrap a change in its audit entry: written before it, completed after it."""
+        return audit.change(
             self.store.table("Audit"),
             author,
             action,

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 
-from .. import auth, http, runtime
+from .. import auth, http, keys, runtime
 from ..admin import audit, environments, reports, rows
 from ..admin.resources import CUSTOMERS, ENVIRONMENTS, LICENSES, PRODUCTS, PUBLISHERS, Resource
 from ..admin.service import AdminService, Item
@@ -99,7 +99,7 @@ def _top(req: func.HttpRequest) -> int:
     raw = req.params.get("top", "")
     if not raw:
         return rows.DEFAULT_TOP
-    if not raw.isdigit() or not 1 <= int(raw) <= rows.MAX_TOP:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= rows.MAX_TOP:
         raise InvalidInput(f"top must be a whole number from 1 to {rows.MAX_TOP}.", "top")
 
     return int(raw)
@@ -171,8 +171,12 @@ def _assign(call: Call) -> func.HttpResponse:
     etag = _if_match(call.req)
     body = _body(call.req)
     customer_id = body.get("customerId")
-    if not isinstance(customer_id, str) or not customer_id.strip():
+    if customer_id is None or customer_id == "":
         raise InvalidInput("customerId is missing.", "customerId", "MISSING_FIELD")
+    if not isinstance(customer_id, str) or not keys.GUID.fullmatch(customer_id):
+        raise InvalidInput(
+            "customerId must be a customer id (a GUID).", "customerId", "INVALID_VALUE"
+        )
 
     environment_id = call.path["environmentId"]
     item = environments.assign(call.service, environment_id, customer_id, etag, call.author)
@@ -232,16 +236,22 @@ ENVIRONMENT = "v1/environments/{environmentId}"
 
 
 def _crud(plural: str, singular: str, resource: Resource, collection: str, item: str, query=()):
+    """Build the five operations of a resource; ``plural`` and ``singular`` are in words."""
+    noun = singular.lower()
+    article = "an" if noun[0] in "aeiou" else "a"
+    identifier = singular.title().replace(" ", "")
+    many = plural.title().replace(" ", "")
     return [
-        Operation(f"List{plural}", "GET", collection, auth.READ, f"List {plural.lower()}",
-                  listing(resource), response=f"{singular}List", query=(*query, *PAGING)),
-        Operation(f"Create{singular}", "POST", collection, auth.WRITE, f"Create a {singular.lower()}",
-                  creating(resource), request=singular, response=singular, status=201),
-        Operation(f"Get{singular}", "GET", item, auth.READ, f"Get a {singular.lower()}",
-                  reading(resource), response=singular),
-        Operation(f"Update{singular}", "PUT", item, auth.WRITE, f"Update a {singular.lower()}",
-                  updating(resource), request=singular, response=singular, etag=True),
-        Operation(f"Delete{singular}", "DELETE", item, auth.ADMIN, f"Delete a {singular.lower()}",
+        Operation(f"List{many}", "GET", collection, auth.READ, f"List {plural.lower()}",
+                  listing(resource), response=f"{identifier}List", query=(*query, *PAGING)),
+        Operation(f"Create{identifier}", "POST", collection, auth.WRITE, f"Create {article} {noun}",
+                  creating(resource), request=identifier, response=identifier, status=201),
+        Operation(f"Get{identifier}", "GET", item, auth.READ, f"Get {article} {noun}",
+                  reading(resource), response=identifier),
+        Operation(f"Update{identifier}", "PUT", item, auth.WRITE, f"Update {article} {noun}",
+                  updating(resource), request=f"{identifier}Update", response=identifier,
+                  etag=True),
+        Operation(f"Delete{identifier}", "DELETE", item, auth.ADMIN, f"Delete {article} {noun}",
                   deleting(resource), status=204, etag=True),
     ]  # fmt: skip
 
@@ -260,11 +270,11 @@ OPERATIONS: list[Operation] = [
         ),
     ),
     *_crud(
-        "CustomerProducts", "CustomerProduct", LICENSES, f"{CUSTOMER}/products",
+        "Customer products", "Customer product", LICENSES, f"{CUSTOMER}/products",
         f"{CUSTOMER}/products/{{publisherId}}/{{productName}}",
     ),
     *_crud(
-        "CustomerEnvironments", "Environment", ENVIRONMENTS, f"{CUSTOMER}/environments",
+        "Customer environments", "Environment", ENVIRONMENTS, f"{CUSTOMER}/environments",
         f"{CUSTOMER}/environments/{{environmentId}}",
         query=(Parameter("serialNumber", "Serial number"),),
     ),
