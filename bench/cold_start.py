@@ -1,11 +1,11 @@
 """Cold start: a fresh process that imports function_app and processes its first validation.
 
 Each run starts a new interpreter (bench/cold_child.py) and times it from its first
-statement to the response. The floor runs, alternated with the service runs, import only
-azure.functions, azure.data.tables and cryptography's RSA, make the storage calls of a
-registered environment's first validation (environment read, catalog query, customer
-partition query, environment update), load the same PEM key and sign once. Both use
-the environment BENCH-0010 with its 10 products.
+statement to the response. The floor runs alternate with the service runs. They import
+only azure.functions, azure.data.tables and cryptography's RSA, and make the storage
+calls of a registered environment's first validation: environment read, catalog query,
+customer partition query and environment update. Then they load the same PEM key and
+sign once. Both use the environment BENCH-0010 with its 10 products.
 
 Every module is loaded from compiled bytecode: the children write it to a folder of
 the run (PYTHONPYCACHEPREFIX), and a first pair of runs, which compiles it, is not

@@ -1,8 +1,8 @@
 """A throwaway Azurite, signing key and data set for one benchmark run.
 
-``prepared()`` starts Azurite's table service on a free loopback port with a data
-folder of its own, generates a signing key, imports demo/demo-data.json and the
-benchmark's own records (bench/data.py) under a fresh table prefix, and points the
+``prepared()`` starts Azurite's table service on a free loopback port, with a data
+folder of its own, and generates a signing key. It imports demo/demo-data.json and
+the benchmark's own records (bench/data.py) under a fresh table prefix and points the
 service's settings at them. Leaving the block stops Azurite and deletes the folder,
 also when the benchmark fails.
 """
@@ -61,7 +61,7 @@ CLEARED_SETTINGS = (
 
 
 class SetupError(Exception):
-    """A benchmark prerequisite failed; the message says what to do."""
+    """A benchmark prerequisite failed. The message names the fix."""
 
 
 class Stopped(Exception):
@@ -70,7 +70,7 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class BenchEnvironment:
-    """Where the service under test keeps its tables and its signing key."""
+    """Location of the tables and the signing key of the service under test."""
 
     connection_string: str
     table_prefix: str
@@ -85,8 +85,8 @@ class BenchEnvironment:
             "LICENSING_SIGNING_KEY_FILE": str(self.key_file),
             "LICENSING_AUTH_DISABLED": "true",
             # The per-instance rate limits would reject most benchmark requests with
-            # 429, because each simulated environment asks far more often than
-            # hourly. 0 turns them off.
+            # 429, because each simulated environment sends requests far more often
+            # than hourly. 0 turns them off.
             "LICENSING_RATE_LIMIT_SERIAL_PER_HOUR": "0",
             "LICENSING_RATE_LIMIT_CLIENT_PER_MINUTE": "0",
             "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",
@@ -173,7 +173,7 @@ def azurite(workspace: Path) -> Iterator[str]:
         "--skipApiVersionCheck",
         "--loose",
     ]
-    # Output goes to a file: a pipe that nobody reads would fill up and block Azurite.
+    # Output goes to a file, because an unread pipe would fill up and block Azurite.
     # Its own session keeps a Ctrl-C in the terminal from stopping it before the
     # benchmark's cleanup does.
     with log_file.open("wb") as log:
