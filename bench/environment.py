@@ -13,10 +13,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,26 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from licensing import azurite as azurite_service
+
 from . import data
 
 ROOT = Path(__file__).resolve().parent.parent
-AZURITE_TABLE = ROOT / "node_modules" / ".bin" / "azurite-table"
 DEMO_FILE = ROOT / "demo" / "demo-data.json"
 
-LOOPBACK = "127.0.0.1"
-AZURITE_START_SECONDS = 30.0
+LOOPBACK = azurite_service.HOST
 STOP_SECONDS = 10.0
 
 # The size of the signing keys that infra/hooks/postprovision.sh creates in Key
 # Vault and `python -m licensing keys generate` writes by default.
 KEY_BITS = 3072
-
-# Azurite's fixed development account. The key is public, documented with
-# Azurite, and accepted by no real storage account.
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
 
 # Settings that would send telemetry or change the service's configuration.
 # They are removed so that a developer's shell does not change the figures.
@@ -100,10 +91,7 @@ class BenchEnvironment:
         return env
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+free_port = azurite_service.free_port
 
 
 def stop_process(process: subprocess.Popen) -> None:
@@ -131,9 +119,6 @@ def raise_on_sigterm() -> None:
 @contextmanager
 def prepared() -> Iterator[BenchEnvironment]:
     """Start Azurite, write a key and the data, and apply the service settings to os.environ."""
-    if not AZURITE_TABLE.exists():
-        raise SetupError(f"{AZURITE_TABLE} is missing; run `make node_modules` to install Azurite")
-
     workspace = Path(tempfile.mkdtemp(prefix="licensing-bench-"))
     try:
         with azurite(workspace) as connection_string:
@@ -156,64 +141,18 @@ def azurite(workspace: Path) -> Iterator[str]:
     """Run Azurite's table service with its data in ``workspace``; yield its connection string."""
     location = workspace / "azurite"
     location.mkdir()
-    log_file = workspace / "azurite.log"
     port = free_port()
-    command = [
-        str(AZURITE_TABLE),
-        "--tableHost",
-        LOOPBACK,
-        "--tablePort",
-        str(port),
-        "--location",
-        str(location),
-        # Without this flag Azurite sends usage telemetry to Microsoft.
-        "--disableTelemetry",
-        # Azurite rejects an x-ms-version newer than its release supports, and
-        # headers that it does not implement. Azure accepts both.
-        "--skipApiVersionCheck",
-        "--loose",
-    ]
-    # Output goes to a file, because an unread pipe would fill up and block Azurite.
-    # Its own session keeps a Ctrl-C in the terminal from stopping it before the
-    # benchmark's cleanup does.
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=workspace,
-            start_new_session=True,
-        )
     try:
-        _wait_for_port(process, port, log_file)
-        yield (
-            "DefaultEndpointsProtocol=http;"
-            f"AccountName={AZURITE_ACCOUNT};"
-            f"AccountKey={AZURITE_KEY};"
-            f"TableEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};"
-        )
+        # Its own session keeps a Ctrl-C in the terminal from stopping it before
+        # the benchmark's cleanup does.
+        process = azurite_service.start(port, location, workspace / "azurite.log", True)
+    except azurite_service.StartError as exc:
+        raise SetupError(str(exc)) from None
+
+    try:
+        yield azurite_service.connection_string(port)
     finally:
-        stop_process(process)
-
-
-def _wait_for_port(process: subprocess.Popen, port: int, log_file: Path) -> None:
-    deadline = time.monotonic() + AZURITE_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            _fail_start(f"exited with code {process.returncode}", log_file)
-        try:
-            with socket.create_connection((LOOPBACK, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-
-    _fail_start(f"did not accept connections within {AZURITE_START_SECONDS:.0f} s", log_file)
-
-
-def _fail_start(reason: str, log_file: Path) -> None:
-    output = log_file.read_text(errors="replace").strip() or "(no output)"
-    raise SetupError(f"Azurite's table service {reason}. Its output:\n{output}")
+        azurite_service.stop(process)
 
 
 def _apply(environment: BenchEnvironment) -> None:

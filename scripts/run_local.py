@@ -26,7 +26,10 @@ from types import FrameType
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-AZURITE_TABLE = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
+sys.path.insert(0, str(REPO_ROOT))
+from licensing import azurite  # noqa: E402  (the repository root is on the path only now)
+
+AZURITE_TABLE = azurite.TABLE_SERVICE
 AZURITE_DATA = REPO_ROOT / ".azurite"
 AZURITE_LOG = AZURITE_DATA / "azurite.log"
 DEMO_DATA = REPO_ROOT / "demo" / "demo-data.json"
@@ -171,21 +174,7 @@ def start_azurite(children: list[Child], env: dict[str, str]) -> Child:
         raise StepError(f"{AZURITE_TABLE} is missing. Run `make node_modules` to install it")
 
     AZURITE_DATA.mkdir(exist_ok=True)
-    command = [
-        str(AZURITE_TABLE),
-        "--tableHost",
-        LOOPBACK,
-        "--tablePort",
-        str(AZURITE_PORT),
-        "--location",
-        str(AZURITE_DATA),
-        # Without this flag Azurite sends usage telemetry to Microsoft.
-        "--disableTelemetry",
-        # Azurite rejects an x-ms-version newer than its release supports, and
-        # headers that it does not implement. Azure accepts both.
-        "--skipApiVersionCheck",
-        "--loose",
-    ]
+    command = azurite.command(AZURITE_PORT, AZURITE_DATA)
     return start_child(children, "Azurite", command, env, log_file=AZURITE_LOG)
 
 
