@@ -29,7 +29,7 @@ from .signing import public_jwk
 
 
 class VerificationError(Exception):
-    """The token failed a check; the message says which and what differed."""
+    """A failed token check; the message names the check and what differed."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,12 +125,12 @@ def post(base_url: str, body: dict, function_key: str | None, timeout: float) ->
             answer = json.load(response)
     except urllib.error.HTTPError as exc:
         raise OSError(
-            f"validate answered {exc.code}: {exc.read()[:500].decode('utf-8', 'replace')}"
+            f"validate returned HTTP {exc.code}: {exc.read()[:500].decode('utf-8', 'replace')}"
         ) from None
 
     token = answer.get("token") if isinstance(answer, dict) else None
     if not isinstance(token, str):
-        raise VerificationError("the answer holds no token")
+        raise VerificationError("the response contains no token")
     return token
 
 

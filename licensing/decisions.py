@@ -27,7 +27,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer for one requested product."""
+    """The decision for one requested product."""
 
     publisher_id: str
     product_name: str

@@ -30,7 +30,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 requestid.install()
 
-# Answers carry signed decisions or admin data: no cache may keep them.
+# Responses carry signed decisions or admin data, so no cache may keep them.
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 

@@ -71,7 +71,7 @@ class License:
 
 @dataclass(frozen=True)
 class ReportedProduct:
-    """What an environment last said about one installed product."""
+    """The last report of an environment about one installed product."""
 
     publisher_id: str
     product_name: str

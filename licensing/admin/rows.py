@@ -75,7 +75,7 @@ def replace(table: TableClient, entity: dict, etag: str, what: str) -> str:
 
 def delete(table: TableClient, partition_key: str, row_key: str, etag: str, what: str) -> None:
     _check_etag(etag, what)
-    # The SDK ignores a 404 on delete; the status tells a second delete of one row.
+    # The SDK ignores a 404 on delete, so the status shows a second delete of one row.
     answered: dict = {}
     with translated_errors():
         try:
@@ -108,7 +108,7 @@ def restore(table: TableClient, row: dict) -> None:
 
 
 def _check_etag(etag: str, what: str) -> None:
-    # Storage answers 400 to a malformed ETag; no record has one, so it is stale.
+    # Storage rejects a malformed ETag with 400; no record has one, so it is stale.
     if not ETAG.fullmatch(etag):
         raise _stale(what)
 
