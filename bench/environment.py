@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILE = ROOT / "demo" / "demo-data.json"
 
 LOOPBACK = azurite_service.HOST
-STOP_SECONDS = 10.0
 
 # The size of the signing keys that infra/hooks/postprovision.sh creates in Key
 # Vault and `python -m licensing keys generate` writes by default.
@@ -94,17 +92,8 @@ class BenchEnvironment:
 free_port = azurite_service.free_port
 
 
-def stop_process(process: subprocess.Popen) -> None:
-    """Terminate a child and wait for it; kill it after STOP_SECONDS."""
-    if process.poll() is not None:
-        return
-
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+# Terminates a child and waits for it, killing it after the stop timeout.
+stop_process = azurite_service.stop
 
 
 def raise_on_sigterm() -> None:

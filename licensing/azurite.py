@@ -22,7 +22,7 @@ KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr
 
 
 class StartError(RuntimeError):
-    """Azurite did not start; the message holds the reason and its output."""
+    """A failed Azurite start; the message contains the reason and its output."""
 
 
 def command(port: int, location: Path) -> list[str]:

@@ -76,7 +76,7 @@ def etag_of(entity: Any) -> str | None:
 
 # Reported products are kept in one binary property of the environment
 # (zlib-compressed JSON), so that a validation updates them with the same write
-# as ``last_seen``. A binary property holds at most 64 KiB: the oldest entries
+# as ``last_seen``. A binary property stores at most 64 KiB: the oldest entries
 # are dropped until the data fits in MAX_REPORTED_BYTES. A hundred products of
 # ordinary names compress to a few KiB.
 MAX_REPORTED = 100

@@ -307,7 +307,7 @@ def _validation_definitions() -> dict:
                 "token": prop(
                     "token",
                     "string",
-                    description="Compact JWS (RS256); its products claim holds one status "
+                    description="Compact JWS (RS256); its products claim contains one status "
                     f"per product: {', '.join(s.value for s in Status)}.",
                 )
             },

@@ -97,7 +97,7 @@ class Settings:
             )
 
         # A year at most, so exp stays a sane timestamp; a client asks again
-        # before the answer it holds runs out.
+        # before the token it keeps expires.
         lifetime = _positive_int(env, "LICENSING_TOKEN_LIFETIME_HOURS", 168, maximum=8784)
         recheck = _positive_int(env, "LICENSING_RECHECK_HOURS", 24, maximum=8784)
         if recheck > lifetime:

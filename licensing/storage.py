@@ -68,7 +68,7 @@ _LOGGER = logging.getLogger(__name__)
 
 TABLES = ("Catalog", "Customers", "Environments", "Audit")
 
-# Client behaviour: fail fast, so that the caller answers 503 within about
+# Client behaviour: fail fast, so that the caller gets 503 within about
 # ten seconds instead of hanging. One retry after 0.3 s; at most 2 s to
 # connect and 4 s to wait for each response, so a storage endpoint that
 # accepts connections and never answers costs two 4 s waits.

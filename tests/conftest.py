@@ -18,7 +18,7 @@ os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "otel")
 os.environ.setdefault("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
 os.environ.setdefault("APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED", "true")
 
-# The names test modules import; licensing/azurite.py holds the facts.
+# Names the test modules import; licensing/azurite.py defines them.
 AZURITE_TABLE = azurite_service.TABLE_SERVICE
 AZURITE_HOST = azurite_service.HOST
 AZURITE_STOP_SECONDS = azurite_service.STOP_SECONDS

@@ -1,6 +1,6 @@
 """Unregistered environments (assign to a customer, dismiss) and installed products.
 
-An environment whose serial nobody registered is stored on its first
+An environment whose serial no admin registered is stored on its first
 validation without a customer. Assigning it sets the customer, which makes
 its next validation registered; dismissing it deletes the row, and it comes
 back if the environment asks again.
